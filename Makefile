@@ -1,0 +1,34 @@
+# velt: the Velt REST API as PostgreSQL functions (PGXS build).
+
+EXTENSION = velt
+DATA = velt--1.0.sql
+MODULE_big = velt
+OBJS = \
+	src/module.o \
+	src/settings.o \
+	src/http.o \
+	src/envelope.o \
+	src/jsonc_pg.o \
+	src/endpoints.o \
+	src/errors.o \
+	src/api.o \
+	src/request.o \
+	src/functions.o
+
+PG_CONFIG ?= pg_config
+
+# libcurl and json-c come from pkg-config so a non-default prefix works too.
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl)
+CURL_LIBS := $(shell pkg-config --libs libcurl)
+JSONC_CFLAGS := $(shell pkg-config --cflags json-c)
+JSONC_LIBS := $(shell pkg-config --libs json-c)
+
+PG_CPPFLAGS = -I$(srcdir)/src $(CURL_CFLAGS) $(JSONC_CFLAGS)
+PG_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK = $(CURL_LIBS) $(JSONC_LIBS)
+
+REGRESS = setup users groups validation errors retries cancel settings security trigger keepalive
+REGRESS_OPTS = --load-extension=dblink
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,90 @@
+# Shared by scripts/test.sh and scripts/demo.sh: installs what is missing,
+# builds and installs velt, and starts and stops the Velt stand-in.
+# Source it; it defines functions only.
+
+VELT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VELT_PG_VERSION=${VELT_PG_VERSION:-15}
+# The stand-in needs Debian's python3-yaml and python3-jsonschema, which
+# serve /usr/bin/python3 only (another python3 may come first on PATH).
+VELT_PYTHON=/usr/bin/python3
+# Throwaway credentials shared by the stand-in and the test cluster.
+VELT_TEST_API_KEY=${VELT_TEST_API_KEY:-standin-api-key}
+VELT_TEST_AUTH_TOKEN=${VELT_TEST_AUTH_TOKEN:-standin-auth-token}
+
+VELT_PACKAGES="make gcc pkg-config curl ca-certificates postgresql-common
+postgresql-$VELT_PG_VERSION postgresql-server-dev-$VELT_PG_VERSION
+libcurl4-openssl-dev libjson-c-dev python3 python3-yaml python3-jsonschema"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# apt-get only what is not installed yet, so a prepared machine skips it.
+velt_install_packages() {
+	local missing=() pkg
+	for pkg in $VELT_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$pkg")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		log "all packages present"
+		return 0
+	fi
+	log "installing: ${missing[*]}"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		"${missing[@]}" >/dev/null
+	# a fresh postgresql package starts its default cluster; the tests use
+	# their own throwaway cluster and do not need it
+}
+
+velt_build_install() {
+	local pg_config=/usr/lib/postgresql/$VELT_PG_VERSION/bin/pg_config
+	log "building velt"
+	make -C "$VELT_ROOT" -s PG_CONFIG="$pg_config" >/dev/null
+	as_root make -C "$VELT_ROOT" -s PG_CONFIG="$pg_config" install >/dev/null
+}
+
+# Starts the stand-in on a free port; sets VELT_STANDIN_PID and
+# VELT_STANDIN_URL.  Waits at most 15 s for it to listen.
+velt_start_standin() {
+	local port_file i
+	port_file=$(mktemp)
+	rm -f "$port_file"
+	"$VELT_PYTHON" "$VELT_ROOT/test/standin/velt_standin.py" --port 0 \
+		--port-file "$port_file" --api-key "$VELT_TEST_API_KEY" \
+		--auth-token "$VELT_TEST_AUTH_TOKEN" >/dev/null &
+	VELT_STANDIN_PID=$!
+	for i in $(seq 1 150); do
+		[ -s "$port_file" ] && break
+		kill -0 "$VELT_STANDIN_PID" 2>/dev/null || { log "stand-in failed to start"; return 1; }
+		sleep 0.1
+	done
+	[ -s "$port_file" ] || { log "stand-in did not start within 15 s"; return 1; }
+	VELT_STANDIN_URL="http://127.0.0.1:$(cat "$port_file")"
+	rm -f "$port_file"
+	log "stand-in listening at $VELT_STANDIN_URL"
+}
+
+velt_stop_standin() {
+	if [ -n "${VELT_STANDIN_PID:-}" ]; then
+		kill "$VELT_STANDIN_PID" 2>/dev/null
+		wait "$VELT_STANDIN_PID" 2>/dev/null
+		VELT_STANDIN_PID=
+	fi
+}
+
+# Runs a command inside a throwaway cluster configured for the stand-in.
+velt_in_cluster() {
+	# requests to 127.0.0.1 must not be sent to a proxy from the environment
+	env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u all_proxy \
+		pg_virtualenv -v "$VELT_PG_VERSION" \
+		-o "shared_preload_libraries=velt" \
+		-o "velt.base_url=$VELT_STANDIN_URL" \
+		-o "velt.api_key=$VELT_TEST_API_KEY" \
+		-o "velt.auth_token=$VELT_TEST_AUTH_TOKEN" \
+		-o "velt.retry_max_delay_ms=2000" \
+		"$@"
+}

@@ -1,0 +1,99 @@
+-- Velt's errors and answers that are not Velt's envelope.  SQLSTATEs follow
+-- the table in README.md; messages carry Velt's message and status, and
+-- the DETAIL names the endpoint and HTTP status.
+SELECT standin_reset();
+SET velt.max_retries = 0;
+
+-- every error seen here is kept, to check at the end that none shows a secret
+CREATE TABLE seen_errors(state text, message text, detail text, hint text);
+CREATE FUNCTION add_one() RETURNS TABLE(state text, message text, detail text, hint text)
+LANGUAGE sql AS $$
+	WITH e AS (SELECT * FROM try($q$SELECT * FROM velt_add_users('acme', test_users('e1'))$q$)),
+		 kept AS (INSERT INTO seen_errors SELECT * FROM e)
+	SELECT * FROM e
+$$;
+
+-- Velt error envelopes, by status
+SELECT standin_fault('{"status": 400, "message": "organizationId is invalid."}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"status": 401}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"status": 403, "error_status": "PERMISSION_DENIED", "message": "Invalid API key."}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"status": 404}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"status": 409, "error_status": "ALREADY_EXISTS"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"status": 400, "error_status": "FAILED_PRECONDITION"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"status": 500}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"status": 501}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"status": 503}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"status": 429}');
+SELECT * FROM add_one();
+-- an unknown status name falls back to the HTTP status
+SELECT standin_fault('{"status": 403, "error_status": "SOMETHING_NEW"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"status": 418, "error_status": "TEAPOT"}');
+SELECT * FROM add_one();
+-- an error envelope with HTTP 200 is still an error
+SELECT standin_fault('{"body": "{\"error\": {\"message\": \"No way.\", \"status\": \"INVALID_ARGUMENT\"}}"}');
+SELECT * FROM add_one();
+
+-- the stand-in's real checks: wrong credentials
+SET velt.api_key = 'not-the-key';
+SELECT * FROM add_one();
+RESET velt.api_key;
+-- a request body Velt's schema refuses (users need an email)
+SELECT * FROM try($$SELECT * FROM velt_add_users('acme', '[{"userId": "x", "name": "X"}]')$$);
+
+-- answers that are not Velt envelopes
+SELECT standin_fault('{"status": 502, "body": "<html><body>Bad gateway</body></html>", "content_type": "text/html"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": "<html>maintenance</html>", "content_type": "text/html"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": "{\"result\": {\"data\": "}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": "{\"result\": {}} trailing"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": ""}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": "[1, 2]"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": "{\"status\": \"ok\"}"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": "{\"result\": \"done\"}"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": "{\"result\": {\"data\": [1]}}"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": "{\"result\": {\"data\": {\"e1\": \"yes\"}}}"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": "{\"result\": {\"data\": {\"e1\": {\"success\": \"yes\"}}}}"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": "{\"result\": {\"data\": {\"e1\": {\"success\": true, \"message\": 5}}}}"}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"body": "{\"result\": {\"data\": {\"e1\": {\"success\": true, \"id\": [1]}}}}"}');
+SELECT * FROM add_one();
+
+-- transport failures: class 08, with libcurl's reason and the elapsed time
+-- (libcurl itself resends once when a reused connection closes unanswered)
+SELECT standin_fault('{"drop": true, "count": 2}');
+SELECT * FROM add_one();
+SELECT standin_fault('{"truncate": true}');
+SELECT * FROM add_one();
+SET velt.base_url = 'http://127.0.0.1:1';
+SELECT state, message ~ 'after N ms' AS has_elapsed, detail, hint FROM add_one();
+RESET velt.base_url;
+
+-- the backend survived all of it
+SELECT id, success FROM velt_add_users('acme', test_users('e1'));
+
+-- no message, detail or hint ever shows the API key or the auth token
+SELECT count(*) AS errors_seen,
+	   count(*) FILTER (WHERE concat(message, detail, hint) LIKE '%standin-api-key%'
+						   OR concat(message, detail, hint) LIKE '%standin-auth-token%'
+						   OR concat(message, detail, hint) LIKE '%not-the-key%') AS leaks
+FROM seen_errors;

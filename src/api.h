@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.h
+ *		Calling Velt: batching, retries, envelope checks, per-ID results.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef VELT_API_H
+#define VELT_API_H
+
+#include "postgres.h"
+
+#include "envelope.h"
+#include "http.h"
+#include "request.h"
+
+typedef enum VeltAnswerKind
+{
+	VELT_ANSWER_OK,				/* 2xx with a result envelope */
+	VELT_ANSWER_TRANSPORT,		/* no HTTP answer at all */
+	VELT_ANSWER_ERROR,			/* error envelope, or a non-2xx status */
+	VELT_ANSWER_INVALID			/* 2xx that is not a Velt envelope */
+} VeltAnswerKind;
+
+/* One request and everything learned from its attempts. */
+typedef struct VeltExchange
+{
+	char		path[256];		/* "/v2/users/add", for messages */
+	VeltAnswerKind kind;
+	int			attempts;
+	double		elapsed_ms;		/* all attempts and waits */
+	bool		retry_after_too_long;	/* stopped: Retry-After above the cap */
+	VeltHttpResponse http;		/* the last attempt */
+	VeltEnvelope envelope;		/* root owned by CurrentMemoryContext */
+} VeltExchange;
+
+/* The outcome for one ID, as handed to a result sink. */
+typedef struct VeltItemResult
+{
+	const char *id;
+	int			success;		/* 1 true, 0 false, -1 unknown (NULL) */
+	const char *velt_id;
+	const char *message;
+	Datum		result;			/* jsonb */
+	bool		result_isnull;
+} VeltItemResult;
+
+typedef void (*VeltResultSink) (void *arg, const VeltItemResult *result);
+
+/*
+ * Sends body to the endpoint path under the configured base URL and API
+ * version, retrying what is worth retrying.  Raises no error for a failed
+ * exchange: ex->kind says what happened.
+ */
+extern void velt_exchange(const char *endpoint_path, const char *body,
+						  size_t body_len, VeltExchange *ex);
+
+/* Raises the ERROR that describes a failed exchange. */
+extern void velt_raise_exchange_error(const VeltExchange *ex, int batch,
+									  int nbatches) pg_attribute_noreturn();
+
+/*
+ * Runs a call: splits its items into batches of velt.batch_size, sends
+ * each, and hands every ID's outcome to sink in input order.  Any failed
+ * request raises an ERROR.
+ */
+extern void velt_call_execute(const VeltCall *call, VeltResultSink sink,
+							  void *sink_arg);
+
+#endif							/* VELT_API_H */

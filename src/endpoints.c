@@ -1,0 +1,103 @@
+/*-------------------------------------------------------------------------
+ *
+ * endpoints.c
+ *		The catalog of Velt endpoints (REFERENCE.md part 2).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "endpoints.h"
+
+const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
+	[VELT_EP_ADD_USERS] = {
+		.sql_name = "velt_add_users",
+		.path = "users/add",
+		.items_key = "users",
+		.items_arg = "users",
+		.id_field = "userId",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_DOCUMENT,
+		VELT_ARG_FOLDER, VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_DELETE_USERS] = {
+		.sql_name = "velt_delete_users",
+		.path = "users/delete",
+		.items_key = "userIds",
+		.items_arg = "user_ids",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_IDS, VELT_ARG_DOCUMENT,
+		VELT_ARG_FOLDER, VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_ADD_USER_GROUPS] = {
+		.sql_name = "velt_add_user_groups",
+		.path = "organizations/usergroups/add",
+		.items_key = "organizationUserGroups",
+		.items_arg = "groups",
+		.id_field = "groupId",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_ADD_USERS_TO_GROUP] = {
+		.sql_name = "velt_add_users_to_group",
+		.path = "organizations/usergroups/users/add",
+		.items_key = "userIds",
+		.items_arg = "user_ids",
+		.args = {VELT_ARG_ORG, VELT_ARG_GROUP, VELT_ARG_ITEM_IDS,
+		VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_DELETE_USERS_FROM_GROUP] = {
+		.sql_name = "velt_delete_users_from_group",
+		.path = "organizations/usergroups/users/delete",
+		.items_key = "userIds",
+		.items_arg = "user_ids",
+		.args = {VELT_ARG_ORG, VELT_ARG_GROUP, VELT_ARG_ITEM_IDS,
+		VELT_ARG_DELETE_ALL, VELT_ARG_OPTIONS},
+	},
+};
+
+const char *
+velt_arg_name(VeltArgRole role)
+{
+	switch (role)
+	{
+		case VELT_ARG_ORG:
+			return "org";
+		case VELT_ARG_DOCUMENT:
+			return "document";
+		case VELT_ARG_FOLDER:
+			return "folder";
+		case VELT_ARG_GROUP:
+			return "group_id";
+		case VELT_ARG_DELETE_ALL:
+			return "delete_all";
+		case VELT_ARG_OPTIONS:
+			return "options";
+		case VELT_ARG_ITEM_OBJECTS:
+		case VELT_ARG_ITEM_IDS:
+		case VELT_ARG_END:
+			break;
+	}
+	return NULL;
+}
+
+const char *
+velt_arg_data_key(VeltArgRole role)
+{
+	switch (role)
+	{
+		case VELT_ARG_ORG:
+			return "organizationId";
+		case VELT_ARG_DOCUMENT:
+			return "documentId";
+		case VELT_ARG_FOLDER:
+			return "folderId";
+		case VELT_ARG_GROUP:
+			return "organizationUserGroupId";
+		case VELT_ARG_DELETE_ALL:
+			return "deleteAll";
+		case VELT_ARG_ITEM_OBJECTS:
+		case VELT_ARG_ITEM_IDS:
+		case VELT_ARG_OPTIONS:
+		case VELT_ARG_END:
+			break;
+	}
+	return NULL;
+}

@@ -1,0 +1,58 @@
+/*-------------------------------------------------------------------------
+ *
+ * endpoints.h
+ *		The catalog of Velt endpoints velt calls.
+ *
+ * An endpoint is one row: where it lives, which request key carries its
+ * array of items, how each item names its ID, and how the SQL arguments
+ * map onto the request's "data" object.  The SQL-callable functions and
+ * the request builder are generic over these rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef VELT_ENDPOINTS_H
+#define VELT_ENDPOINTS_H
+
+/* What one SQL argument means for the request. */
+typedef enum VeltArgRole
+{
+	VELT_ARG_END = 0,
+	VELT_ARG_ORG,				/* data.organizationId, required */
+	VELT_ARG_ITEM_OBJECTS,		/* jsonb array of objects, each naming its ID */
+	VELT_ARG_ITEM_IDS,			/* text[] of IDs */
+	VELT_ARG_DOCUMENT,			/* data.documentId, optional */
+	VELT_ARG_FOLDER,			/* data.folderId, optional */
+	VELT_ARG_GROUP,				/* data.organizationUserGroupId, required */
+	VELT_ARG_DELETE_ALL,		/* data.deleteAll, replaces the ID list */
+	VELT_ARG_OPTIONS			/* jsonb object merged into data */
+} VeltArgRole;
+
+#define VELT_MAX_ARGS 8
+
+typedef struct VeltEndpoint
+{
+	const char *sql_name;		/* the SQL function, for messages */
+	const char *path;			/* path after the version segment */
+	const char *items_key;		/* request key of the item array */
+	const char *items_arg;		/* SQL argument name of the items */
+	const char *id_field;		/* ID field of each object item; NULL for IDs */
+	VeltArgRole args[VELT_MAX_ARGS];	/* roles of the SQL arguments, in order */
+} VeltEndpoint;
+
+typedef enum VeltEndpointId
+{
+	VELT_EP_ADD_USERS,
+	VELT_EP_DELETE_USERS,
+	VELT_EP_ADD_USER_GROUPS,
+	VELT_EP_ADD_USERS_TO_GROUP,
+	VELT_EP_DELETE_USERS_FROM_GROUP,
+	VELT_EP_COUNT
+} VeltEndpointId;
+
+extern const VeltEndpoint velt_endpoints[VELT_EP_COUNT];
+
+/* SQL argument name and data key of a role (data key NULL if none). */
+extern const char *velt_arg_name(VeltArgRole role);
+extern const char *velt_arg_data_key(VeltArgRole role);
+
+#endif							/* VELT_ENDPOINTS_H */

@@ -1,0 +1,388 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *		libcurl transport shared by the SQL functions and the worker.
+ *
+ * One easy handle and one multi handle live for the whole backend and are
+ * reused for every request (curl_easy_reset between requests), so the
+ * connection cache survives and keep-alive connections are reused.
+ *
+ * The transfer is driven through the multi interface in short polls so that
+ * the backend checks for interrupts at least every VELT_POLL_MS: a cancel,
+ * statement_timeout or a shutdown request stops an in-flight request
+ * promptly.  No PostgreSQL error is ever raised inside a libcurl callback
+ * (that would longjmp through libcurl); the callbacks only record state.
+ *
+ * Nothing allocated per request outlives it: the header list is cached per
+ * backend and rebuilt only when the credentials change, and the response
+ * buffer is a per-backend malloc'd buffer, so an ERROR leaves nothing to
+ * free except the handle's membership in the multi stack, which PG_FINALLY
+ * undoes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+
+#include "http.h"
+
+/* Longest wait between interrupt checks while a request is in flight. */
+#define VELT_POLL_MS 10
+
+/* Largest answer accepted; Velt's per-ID answers are far smaller. */
+#define VELT_MAX_RESPONSE_BYTES (64 * 1024 * 1024)
+
+/* A buffer grown past this is released after use to keep the backend small. */
+#define VELT_KEEP_BUFFER_BYTES (1024 * 1024)
+
+typedef struct ResponseBuffer
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	bool		too_large;
+	bool		out_of_memory;
+} ResponseBuffer;
+
+static CURL *easy_handle = NULL;
+static CURLM *multi_handle = NULL;
+static struct curl_slist *header_list = NULL;
+static char *header_key = NULL;
+static char *header_token = NULL;
+static ResponseBuffer response;
+
+static void
+ensure_handles(void)
+{
+	if (easy_handle != NULL)
+		return;
+
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not initialize libcurl")));
+	multi_handle = curl_multi_init();
+	easy_handle = curl_easy_init();
+	if (multi_handle == NULL || easy_handle == NULL)
+	{
+		if (easy_handle)
+			curl_easy_cleanup(easy_handle);
+		if (multi_handle)
+			curl_multi_cleanup(multi_handle);
+		easy_handle = NULL;
+		multi_handle = NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	}
+}
+
+static void
+free_header_list(void)
+{
+	curl_slist_free_all(header_list);
+	header_list = NULL;
+	free(header_key);
+	free(header_token);
+	header_key = NULL;
+	header_token = NULL;
+}
+
+/*
+ * Appends one header to a new list; on failure frees what was built so far
+ * and returns NULL.
+ */
+static struct curl_slist *
+append_header(struct curl_slist *list, const char *name, const char *value)
+{
+	struct curl_slist *grown;
+	char	   *line;
+	size_t		size = strlen(name) + strlen(value) + 3;
+
+	line = malloc(size);
+	if (line == NULL)
+	{
+		curl_slist_free_all(list);
+		return NULL;
+	}
+	snprintf(line, size, "%s: %s", name, value);
+	grown = curl_slist_append(list, line);
+	/* curl_slist_append copies the string; wipe our copy of the secret */
+	explicit_bzero(line, size);
+	free(line);
+	if (grown == NULL)
+		curl_slist_free_all(list);
+	return grown;
+}
+
+/*
+ * Returns the header list for these credentials, building it only when they
+ * differ from the cached ones.
+ */
+static struct curl_slist *
+headers_for(const char *api_key, const char *auth_token)
+{
+	struct curl_slist *list;
+
+	if (header_list != NULL &&
+		strcmp(header_key, api_key) == 0 &&
+		strcmp(header_token, auth_token) == 0)
+		return header_list;
+
+	free_header_list();
+
+	list = curl_slist_append(NULL, "Content-Type: application/json");
+	if (list)
+		list = curl_slist_append(list, "Accept: application/json");
+	if (list)
+		list = curl_slist_append(list, "Expect:");	/* no 100-continue round trip */
+	if (list)
+		list = append_header(list, "x-velt-api-key", api_key);
+	if (list)
+		list = append_header(list, "x-velt-auth-token", auth_token);
+	header_key = strdup(api_key);
+	header_token = strdup(auth_token);
+	if (list == NULL || header_key == NULL || header_token == NULL)
+	{
+		curl_slist_free_all(list);
+		header_list = NULL;
+		free_header_list();
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building the request headers")));
+	}
+	header_list = list;
+	return header_list;
+}
+
+/* libcurl write callback: must not raise errors, only record them. */
+static size_t
+collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	ResponseBuffer *buf = (ResponseBuffer *) userdata;
+	size_t		n = size * nmemb;
+
+	if (buf->len + n + 1 > VELT_MAX_RESPONSE_BYTES)
+	{
+		buf->too_large = true;
+		return 0;
+	}
+	if (buf->len + n + 1 > buf->cap)
+	{
+		size_t		newcap = buf->cap ? buf->cap : 16384;
+		char	   *grown;
+
+		while (newcap < buf->len + n + 1)
+			newcap *= 2;
+		grown = realloc(buf->data, newcap);
+		if (grown == NULL)
+		{
+			buf->out_of_memory = true;
+			return 0;
+		}
+		buf->data = grown;
+		buf->cap = newcap;
+	}
+	memcpy(buf->data + buf->len, ptr, n);
+	buf->len += n;
+	buf->data[buf->len] = '\0';
+	return n;
+}
+
+static void
+reset_response_buffer(void)
+{
+	if (response.cap > VELT_KEEP_BUFFER_BYTES)
+	{
+		free(response.data);
+		response.data = NULL;
+		response.cap = 0;
+	}
+	response.len = 0;
+	response.too_large = false;
+	response.out_of_memory = false;
+	if (response.data)
+		response.data[0] = '\0';
+}
+
+static VeltTransportFailure
+classify(CURLcode code)
+{
+	switch (code)
+	{
+		case CURLE_OK:
+			return VELT_TRANSPORT_OK;
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_COULDNT_CONNECT:
+			return VELT_TRANSPORT_CONNECT;
+		case CURLE_OPERATION_TIMEDOUT:
+			return VELT_TRANSPORT_TIMEOUT;
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CIPHER:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		case CURLE_SSL_CRL_BADFILE:
+		case CURLE_SSL_ENGINE_NOTFOUND:
+		case CURLE_SSL_ENGINE_SETFAILED:
+			return VELT_TRANSPORT_TLS;
+		case CURLE_UNSUPPORTED_PROTOCOL:
+		case CURLE_URL_MALFORMAT:
+			return VELT_TRANSPORT_SETUP;
+		default:
+			return VELT_TRANSPORT_BROKEN;
+	}
+}
+
+static void
+set_options(const VeltHttpRequest *req, char *errbuf)
+{
+	CURL	   *h = easy_handle;
+	bool		ok = true;
+
+	curl_easy_reset(h);
+	ok &= curl_easy_setopt(h, CURLOPT_URL, req->url) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_POST, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers_for(req->api_key, req->auth_token)) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_USERAGENT, "velt-postgres/1.0") == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_body) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_WRITEDATA, &response) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+	if (req->ca_file && req->ca_file[0] != '\0')
+		ok &= curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file) == CURLE_OK;
+
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not configure the libcurl handle")));
+}
+
+/*
+ * Runs the transfer to completion, checking for interrupts between short
+ * polls.  An interrupt raises its ERROR from here; the caller's PG_FINALLY
+ * detaches the handle.
+ */
+static CURLcode
+drive_transfer(char *errbuf)
+{
+	CURLcode	result = CURLE_OK;
+	CURLMcode	mcode;
+	int			running = 1;
+	CURLMsg    *msg;
+	int			queued;
+
+	for (;;)
+	{
+		mcode = curl_multi_perform(multi_handle, &running);
+		if (mcode != CURLM_OK || running == 0)
+			break;
+		mcode = curl_multi_poll(multi_handle, NULL, 0, VELT_POLL_MS, NULL);
+		if (mcode != CURLM_OK)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (mcode != CURLM_OK)
+	{
+		strlcpy(errbuf, curl_multi_strerror(mcode), CURL_ERROR_SIZE);
+		return CURLE_RECV_ERROR;
+	}
+	while ((msg = curl_multi_info_read(multi_handle, &queued)) != NULL)
+	{
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy_handle)
+			result = msg->data.result;
+	}
+	return result;
+}
+
+void
+velt_http_post(const VeltHttpRequest *req, VeltHttpResponse *resp)
+{
+	static char errbuf[CURL_ERROR_SIZE];	/* libcurl keeps a pointer to it */
+	volatile CURLcode result = CURLE_OK;
+	CURLMcode	mcode;
+	instr_time	start;
+	instr_time	elapsed;
+
+	ensure_handles();
+	reset_response_buffer();
+	memset(resp, 0, sizeof(*resp));
+	errbuf[0] = '\0';
+	set_options(req, errbuf);
+
+	INSTR_TIME_SET_CURRENT(start);
+	mcode = curl_multi_add_handle(multi_handle, easy_handle);
+	if (mcode != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not start an HTTP request: %s", curl_multi_strerror(mcode))));
+
+	PG_TRY();
+	{
+		result = drive_transfer(errbuf);
+	}
+	PG_FINALLY();
+	{
+		curl_multi_remove_handle(multi_handle, easy_handle);
+	}
+	PG_END_TRY();
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(elapsed);
+	resp->retry_after_s = -1;
+
+	if (result == CURLE_OK)
+	{
+		long		status = 0;
+		curl_off_t	retry_after = 0;
+		long		connects = 0;
+		struct curl_header *hdr;
+
+		curl_easy_getinfo(easy_handle, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(easy_handle, CURLINFO_NUM_CONNECTS, &connects);
+		resp->status = status;
+		resp->connections_opened = connects;
+		/* CURLINFO_RETRY_AFTER reads both delta-seconds and HTTP dates */
+		if (curl_easy_header(easy_handle, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK &&
+			curl_easy_getinfo(easy_handle, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK)
+			resp->retry_after_s = (long) retry_after;
+		resp->failure = VELT_TRANSPORT_OK;
+		resp->body = response.data ? response.data : "";
+		resp->body_len = response.len;
+		return;
+	}
+
+	resp->failure = classify(result);
+	if (response.too_large)
+	{
+		resp->failure = VELT_TRANSPORT_TOO_LARGE;
+		snprintf(resp->error, sizeof(resp->error),
+				 "answer larger than %d MB", VELT_MAX_RESPONSE_BYTES / (1024 * 1024));
+	}
+	else if (response.out_of_memory)
+		strlcpy(resp->error, "out of memory reading the answer", sizeof(resp->error));
+	else if (errbuf[0] != '\0')
+		strlcpy(resp->error, errbuf, sizeof(resp->error));
+	else
+		strlcpy(resp->error, curl_easy_strerror(result), sizeof(resp->error));
+	resp->body = "";
+	resp->body_len = 0;
+}

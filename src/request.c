@@ -1,0 +1,353 @@
+/*-------------------------------------------------------------------------
+ *
+ * request.c
+ *		Validating SQL arguments and building the request's data object.
+ *
+ * Everything a caller can get wrong is caught here, before any byte is
+ * sent, with the argument name and the offending index in the message.
+ * JSON array elements are numbered from 0 (as in users->0), SQL array
+ * elements by their subscript (normally from 1).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "json_c.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "jsonc_pg.h"
+#include "request.h"
+
+typedef struct IdPosition
+{
+	const char *id;
+	int			position;		/* as shown to the user */
+} IdPosition;
+
+static int
+compare_id_positions(const void *a, const void *b)
+{
+	const IdPosition *x = (const IdPosition *) a;
+	const IdPosition *y = (const IdPosition *) b;
+	int			cmp = strcmp(x->id, y->id);
+
+	if (cmp != 0)
+		return cmp;
+	return (x->position > y->position) - (x->position < y->position);
+}
+
+/* Rejects an ID that appears twice, naming both positions. */
+static void
+reject_duplicate_ids(const VeltCall *call, const int *positions)
+{
+	IdPosition *sorted;
+	const char *arg = call->endpoint->items_arg;
+	int			i;
+
+	if (call->nitems < 2)
+		return;
+	sorted = palloc(sizeof(IdPosition) * call->nitems);
+	for (i = 0; i < call->nitems; i++)
+	{
+		sorted[i].id = call->ids[i];
+		sorted[i].position = positions[i];
+	}
+	qsort(sorted, call->nitems, sizeof(IdPosition), compare_id_positions);
+	for (i = 1; i < call->nitems; i++)
+	{
+		if (strcmp(sorted[i - 1].id, sorted[i].id) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s[%d] repeats the ID \"%s\" of %s[%d]",
+							arg, sorted[i].position, sorted[i].id,
+							arg, sorted[i - 1].position),
+					 errdetail("Velt answers once per ID, so each ID may appear only once per call.")));
+	}
+	pfree(sorted);
+}
+
+static const char *
+required_text(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	char	   *value;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (value[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", name)));
+	return value;
+}
+
+static const char *
+optional_text(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	char	   *value;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (value[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", name),
+				 errhint("Pass NULL to leave it out.")));
+	return value;
+}
+
+/* A jsonb array of objects, each with a non-empty string ID field. */
+static void
+take_item_objects(FunctionCallInfo fcinfo, int argno, VeltCall *call)
+{
+	const VeltEndpoint *ep = call->endpoint;
+	const char *arg = ep->items_arg;
+	Jsonb	   *jb;
+	int		   *positions;
+	size_t		i;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", arg)));
+	jb = PG_GETARG_JSONB_P(argno);
+	if (!JB_ROOT_IS_ARRAY(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON array of objects", arg)));
+	if (JB_ROOT_COUNT(jb) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", arg)));
+
+	call->items = velt_jsonb_to_jsonc(jb, arg);
+	call->nitems = (int) json_object_array_length(call->items);
+	call->ids = palloc(sizeof(char *) * call->nitems);
+	positions = palloc(sizeof(int) * call->nitems);
+
+	for (i = 0; i < (size_t) call->nitems; i++)
+	{
+		json_object *item = json_object_array_get_idx(call->items, i);
+		json_object *id;
+
+		if (!json_object_is_type(item, json_type_object))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s[%zu] must be a JSON object", arg, i)));
+		if (!json_object_object_get_ex(item, ep->id_field, &id) ||
+			!json_object_is_type(id, json_type_string) ||
+			json_object_get_string_len(id) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s[%zu] must have a non-empty string \"%s\"",
+							arg, i, ep->id_field)));
+		call->ids[i] = json_object_get_string(id);
+		positions[i] = (int) i;
+	}
+	reject_duplicate_ids(call, positions);
+}
+
+/* A one-dimensional text[] of non-NULL, non-empty IDs. */
+static void
+take_item_ids(FunctionCallInfo fcinfo, int argno, VeltCall *call)
+{
+	const char *arg = call->endpoint->items_arg;
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(argno);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			count;
+	int			lower;
+	int		   *positions;
+	int			i;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a one-dimensional array", arg)));
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &count);
+	if (count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", arg)));
+	lower = ARR_LBOUND(array)[0];
+
+	call->items = velt_jsonc_owned(json_object_new_array_ext(count));
+	call->nitems = count;
+	call->ids = palloc(sizeof(char *) * count);
+	positions = palloc(sizeof(int) * count);
+	for (i = 0; i < count; i++)
+	{
+		char	   *id;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s[%d] is NULL", arg, lower + i)));
+		id = TextDatumGetCString(elems[i]);
+		if (id[0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s[%d] is empty", arg, lower + i)));
+		if (json_object_array_add(call->items, json_object_new_string(id)) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory building the request")));
+		call->ids[i] = id;
+		positions[i] = lower + i;
+	}
+	reject_duplicate_ids(call, positions);
+}
+
+/* True if key is set by one of the endpoint's arguments. */
+static bool
+key_owned_by_argument(const VeltEndpoint *ep, const char *key)
+{
+	int			i;
+
+	if (strcmp(key, ep->items_key) == 0)
+		return true;
+	for (i = 0; i < VELT_MAX_ARGS && ep->args[i] != VELT_ARG_END; i++)
+	{
+		const char *owned = velt_arg_data_key(ep->args[i]);
+
+		if (owned && strcmp(owned, key) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+merge_options(FunctionCallInfo fcinfo, int argno, VeltCall *call)
+{
+	Jsonb	   *jb;
+	json_object *options;
+
+	if (PG_ARGISNULL(argno))
+		return;
+	jb = PG_GETARG_JSONB_P(argno);
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object")));
+	options = velt_jsonb_to_jsonc(jb, "options");
+	{
+	json_object_object_foreach(options, key, value)
+	{
+		if (key_owned_by_argument(call->endpoint, key))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("options must not set \"%s\"", key),
+					 errdetail("%s sets \"%s\" from its own arguments.",
+							   call->endpoint->sql_name, key)));
+		json_object_object_add(call->fixed, key, json_object_get(value));
+	}
+	}
+}
+
+static void
+add_string(json_object *obj, const char *key, const char *value)
+{
+	if (json_object_object_add(obj, key, json_object_new_string(value)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building the request")));
+}
+
+void
+velt_call_from_args(FunctionCallInfo fcinfo, const VeltEndpoint *ep,
+					VeltCall *call)
+{
+	const char *document = NULL;
+	const char *folder = NULL;
+	bool		delete_all = false;
+	bool		has_delete_all = false;
+	int			ids_argno = -1;
+	int			options_argno = -1;
+	int			argno;
+
+	memset(call, 0, sizeof(*call));
+	call->endpoint = ep;
+	call->fixed = velt_jsonc_owned(json_object_new_object());
+	if (call->fixed == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building the request")));
+
+	for (argno = 0; argno < VELT_MAX_ARGS && ep->args[argno] != VELT_ARG_END; argno++)
+	{
+		VeltArgRole role = ep->args[argno];
+		const char *name = velt_arg_name(role);
+
+		switch (role)
+		{
+			case VELT_ARG_ORG:
+			case VELT_ARG_GROUP:
+				add_string(call->fixed, velt_arg_data_key(role),
+						   required_text(fcinfo, argno, name));
+				break;
+			case VELT_ARG_DOCUMENT:
+				document = optional_text(fcinfo, argno, name);
+				break;
+			case VELT_ARG_FOLDER:
+				folder = optional_text(fcinfo, argno, name);
+				break;
+			case VELT_ARG_ITEM_OBJECTS:
+				take_item_objects(fcinfo, argno, call);
+				break;
+			case VELT_ARG_ITEM_IDS:
+				/* read after delete_all, which decides whether it may be NULL */
+				ids_argno = argno;
+				break;
+			case VELT_ARG_DELETE_ALL:
+				has_delete_all = true;
+				delete_all = !PG_ARGISNULL(argno) && PG_GETARG_BOOL(argno);
+				break;
+			case VELT_ARG_OPTIONS:
+				options_argno = argno;
+				break;
+			case VELT_ARG_END:
+				break;
+		}
+	}
+
+	if (document && folder)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("document and folder cannot both be given"),
+				 errhint("Velt scopes a call to the organization, one document or one folder.")));
+	if (document)
+		add_string(call->fixed, "documentId", document);
+	if (folder)
+		add_string(call->fixed, "folderId", folder);
+
+	if (ids_argno >= 0)
+	{
+		const char *arg = ep->items_arg;
+
+		if (delete_all && !PG_ARGISNULL(ids_argno))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("delete_all cannot be combined with %s", arg),
+					 errhint("Pass %s => NULL to remove every member.", arg)));
+		if (delete_all)
+			json_object_object_add(call->fixed, "deleteAll", json_object_new_boolean(1));
+		else if (PG_ARGISNULL(ids_argno))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be NULL", arg),
+					 has_delete_all ? errhint("Pass delete_all => true to remove every member.") : 0));
+		else
+			take_item_ids(fcinfo, ids_argno, call);
+	}
+
+	if (options_argno >= 0)
+		merge_options(fcinfo, options_argno, call);
+}

@@ -1,0 +1,42 @@
+/*-------------------------------------------------------------------------
+ *
+ * request.h
+ *		Turning SQL arguments into a validated Velt call.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef VELT_REQUEST_H
+#define VELT_REQUEST_H
+
+#include "postgres.h"
+
+#include "json_c.h"
+
+#include "fmgr.h"
+
+#include "endpoints.h"
+
+/*
+ * One validated call: the members every request's "data" carries, and the
+ * items to split into batches.  json-c objects are owned by the memory
+ * context that was current when the call was built.
+ */
+typedef struct VeltCall
+{
+	const VeltEndpoint *endpoint;
+	json_object *fixed;			/* data members common to every batch */
+	json_object *items;			/* array of items; NULL for delete_all */
+	const char **ids;			/* the ID of each item */
+	int			nitems;
+} VeltCall;
+
+/*
+ * Validates the arguments of an endpoint's SQL function and builds the
+ * call.  Bad input raises 22004 (a NULL) or 22023 (anything else) before
+ * anything is sent.
+ */
+extern void velt_call_from_args(FunctionCallInfo fcinfo,
+								const VeltEndpoint *endpoint,
+								VeltCall *call);
+
+#endif							/* VELT_REQUEST_H */

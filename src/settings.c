@@ -1,0 +1,244 @@
+/*-------------------------------------------------------------------------
+ *
+ * settings.c
+ *		Definition and validation of the velt.* configuration parameters.
+ *
+ * The API key and auth token are secrets.  They are superuser-only, hidden
+ * from everyone else, and refused wherever PostgreSQL would store them in a
+ * catalog that every role can read (ALTER DATABASE/ROLE ... SET, a
+ * function's SET clause).  That leaves postgresql.conf, an included file
+ * readable only by the server, ALTER SYSTEM, and a superuser's SET.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "utils/guc.h"
+
+#include "settings.h"
+
+char	   *velt_api_key = NULL;
+char	   *velt_auth_token = NULL;
+char	   *velt_base_url = NULL;
+char	   *velt_ca_file = NULL;
+int			velt_api_version = VELT_API_V2;
+int			velt_timeout_ms = 30000;
+int			velt_connect_timeout_ms = 5000;
+int			velt_max_retries = 3;
+int			velt_retry_max_delay_ms = 10000;
+int			velt_batch_size = 500;
+
+static const struct config_enum_entry api_version_options[] = {
+	{"v1", VELT_API_V1, false},
+	{"v2", VELT_API_V2, false},
+	{NULL, 0, false}
+};
+
+#define SECRET_HINT \
+	"Set it in postgresql.conf (or a file it includes that only the server can read) " \
+	"or with ALTER SYSTEM SET, then SELECT pg_reload_conf()."
+
+/*
+ * The secrets may not come from sources that PostgreSQL keeps in
+ * pg_db_role_setting or pg_proc.proconfig: those catalogs are readable by
+ * every role.  PGC_S_TEST is how ALTER DATABASE/ROLE SET and CREATE FUNCTION
+ * ... SET validate a value before storing it; the other three are how a
+ * stored value would be applied at session start.
+ */
+static bool
+check_secret(char **newval, void **extra, GucSource source)
+{
+	switch (source)
+	{
+		case PGC_S_TEST:
+		case PGC_S_DATABASE:
+		case PGC_S_USER:
+		case PGC_S_DATABASE_USER:
+			if (*newval != NULL && (*newval)[0] != '\0')
+			{
+				GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+				GUC_check_errmsg("velt secrets cannot be stored in the catalog, where every role could read them");
+				GUC_check_errhint(SECRET_HINT);
+				return false;
+			}
+			return true;
+		default:
+			return true;
+	}
+}
+
+/*
+ * Only absolute http:// or https:// URLs without user information are
+ * accepted: other libcurl protocols (file://, smtp://, ...) must never be
+ * reachable through this setting, and credentials belong in the headers.
+ */
+static bool
+check_base_url(char **newval, void **extra, GucSource source)
+{
+	const char *url = *newval;
+	const char *authority;
+	const char *p;
+
+	if (url == NULL)
+		return true;
+	if (pg_strncasecmp(url, "https://", 8) == 0)
+		authority = url + 8;
+	else if (pg_strncasecmp(url, "http://", 7) == 0)
+		authority = url + 7;
+	else
+	{
+		GUC_check_errdetail("velt.base_url must start with http:// or https://.");
+		return false;
+	}
+	if (*authority == '\0' || *authority == '/')
+	{
+		GUC_check_errdetail("velt.base_url has no host.");
+		return false;
+	}
+	for (p = url; *p; p++)
+	{
+		if (isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
+		{
+			GUC_check_errdetail("velt.base_url must not contain spaces or control characters.");
+			return false;
+		}
+	}
+	for (p = authority; *p && *p != '/'; p++)
+	{
+		if (*p == '@')
+		{
+			GUC_check_errdetail("velt.base_url must not contain user information; the API key and auth token are sent as headers.");
+			return false;
+		}
+	}
+	if (strchr(url, '?') || strchr(url, '#'))
+	{
+		GUC_check_errdetail("velt.base_url must not contain a query or a fragment.");
+		return false;
+	}
+	return true;
+}
+
+void
+velt_define_settings(void)
+{
+	DefineCustomStringVariable("velt.api_key",
+							   "API key sent as x-velt-api-key.",
+							   NULL,
+							   &velt_api_key,
+							   "",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   check_secret, NULL, NULL);
+
+	DefineCustomStringVariable("velt.auth_token",
+							   "Auth token sent as x-velt-auth-token.",
+							   NULL,
+							   &velt_auth_token,
+							   "",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   check_secret, NULL, NULL);
+
+	DefineCustomStringVariable("velt.base_url",
+							   "Base URL of the Velt REST API (http or https).",
+							   NULL,
+							   &velt_base_url,
+							   "https://api.velt.dev",
+							   PGC_SUSET,
+							   0,
+							   check_base_url, NULL, NULL);
+
+	DefineCustomStringVariable("velt.ca_file",
+							   "File of CA certificates used to verify Velt's TLS certificate; empty uses the system store.",
+							   NULL,
+							   &velt_ca_file,
+							   "",
+							   PGC_SUSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("velt.api_version",
+							 "Velt REST API version used in request paths.",
+							 NULL,
+							 &velt_api_version,
+							 VELT_API_V2,
+							 api_version_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("velt.timeout_ms",
+							"Longest time one HTTP exchange with Velt may take.",
+							NULL,
+							&velt_timeout_ms,
+							30000, 1, 3600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("velt.connect_timeout_ms",
+							"Longest time connecting to Velt may take.",
+							NULL,
+							&velt_connect_timeout_ms,
+							5000, 1, 600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("velt.max_retries",
+							"How many times a request is retried after 429, 502, 503, 504 or a transport error.",
+							NULL,
+							&velt_max_retries,
+							3, 0, 20,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("velt.retry_max_delay_ms",
+							"Longest wait before a retry; a longer Retry-After ends the retries.",
+							NULL,
+							&velt_retry_max_delay_ms,
+							10000, 0, 3600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("velt.batch_size",
+							"Most items sent to Velt in one request; larger inputs are split.",
+							NULL,
+							&velt_batch_size,
+							500, 1, 100000,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("velt");
+}
+
+const char *
+velt_api_version_name(void)
+{
+	return velt_api_version == VELT_API_V1 ? "v1" : "v2";
+}
+
+void
+velt_require_credentials(void)
+{
+	const char *missing = NULL;
+
+	if (velt_api_key == NULL || velt_api_key[0] == '\0')
+		missing = "velt.api_key";
+	else if (velt_auth_token == NULL || velt_auth_token[0] == '\0')
+		missing = "velt.auth_token";
+
+	if (missing)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("%s is not set", missing),
+				 errdetail("Velt requires both an API key and an auth token on every request."),
+				 errhint("As a superuser: ALTER SYSTEM SET %s = '...'; SELECT pg_reload_conf();  "
+						 "or put it in postgresql.conf.", missing)));
+}

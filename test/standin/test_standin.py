@@ -1,0 +1,644 @@
+#!/usr/bin/python3
+"""Self-test of the Velt stand-in server (velt_standin.py).
+
+Starts the server as a subprocess on a free port and talks to it over HTTP.  Every socket has a
+timeout, so a hung server fails the test instead of hanging it.
+
+Run from the repository root with Debian's Python:
+    /usr/bin/python3 test/standin/test_standin.py -v
+    /usr/bin/python3 -m unittest discover -s test/standin -v
+"""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = os.path.join(HERE, "velt_standin.py")
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+API_KEY = "test-api-key-0123"
+AUTH_TOKEN = "test-auth-token-4567"
+AUTH = {"x-velt-api-key": API_KEY, "x-velt-auth-token": AUTH_TOKEN,
+        "Content-Type": "application/json"}
+START_TIMEOUT = 10.0
+SOCKET_TIMEOUT = 5.0
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+class StandInProcess:
+    """One stand-in server subprocess; output goes to files so a pipe can never fill up."""
+
+    def __init__(self, *extra_args):
+        self.directory = tempfile.mkdtemp(prefix="velt-standin-test-")
+        self.port_file = os.path.join(self.directory, "port")
+        self.stdout_path = os.path.join(self.directory, "stdout")
+        self.stderr_path = os.path.join(self.directory, "stderr")
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.process = subprocess.Popen(
+                [PYTHON, SERVER, "--port", "0", "--port-file", self.port_file,
+                 "--api-key", API_KEY, "--auth-token", AUTH_TOKEN] + list(extra_args),
+                stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        self.port = self._wait_for_port()
+
+    def _wait_for_port(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if os.path.exists(self.port_file):
+                with open(self.port_file, encoding="ascii") as stream:
+                    return int(stream.read())
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("stand-in did not start: " + self.stderr())
+
+    def stderr(self):
+        with open(self.stderr_path, encoding="utf-8", errors="replace") as stream:
+            return stream.read()
+
+    def stdout(self):
+        with open(self.stdout_path, encoding="utf-8", errors="replace") as stream:
+            return stream.read()
+
+    def wait(self, timeout=5.0):
+        return self.process.wait(timeout=timeout)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class StandInClient:
+    def __init__(self, port):
+        self.port = port
+
+    def connection(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=SOCKET_TIMEOUT)
+
+    def raw(self, method, path, body=None, headers=None, connection=None):
+        """(status, headers, body bytes); uses (and keeps open) connection when given."""
+        own = connection is None
+        connection = connection or self.connection()
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body)
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response, response.read()
+        finally:
+            if own:
+                connection.close()
+
+    def api(self, path, data, headers=AUTH, connection=None):
+        """POST {"data": data} to a Velt path: (status, parsed JSON)."""
+        status, _response, body = self.raw("POST", path, {"data": data}, headers, connection)
+        return status, json.loads(body)
+
+    def control(self, method, name, body=None):
+        status, _response, raw = self.raw(method, "/_standin/" + name, body)
+        text = raw.decode("utf-8")
+        # Control answers are one line: tests read them with COPY ... FROM PROGRAM 'curl ...'.
+        assert text.endswith("\n") and text.count("\n") == 1, text
+        return status, json.loads(text)
+
+    def requests(self):
+        return self.control("GET", "requests")[1]["requests"]
+
+    def state(self):
+        return self.control("GET", "state")[1]["organizations"]
+
+    def fault(self, **fields):
+        status, answer = self.control("POST", "fault", fields)
+        assert status == 200, answer
+        return answer
+
+
+def user(user_id, **fields):
+    record = {"userId": user_id, "name": "Name " + user_id, "email": user_id + "@example.com"}
+    record.update(fields)
+    return record
+
+
+class StandInTestCase(unittest.TestCase):
+    """Shares one server per class; every test starts from a reset."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = StandInProcess()
+        cls.client = StandInClient(cls.server.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        self.assertEqual(self.client.control("POST", "reset"), (200, {"ok": True}))
+
+    def add_users(self, org, users, version="v2", **scope):
+        data = dict(organizationId=org, users=users, **scope)
+        return self.client.api("/%s/users/add" % version, data)
+
+    def add_group(self, org, group_id, name=None):
+        group = {"groupId": group_id}
+        if name is not None:
+            group["groupName"] = name
+        return self.client.api("/v2/organizations/usergroups/add",
+                               {"organizationId": org, "organizationUserGroups": [group]})
+
+    def assert_invalid(self, answer, status=400, grpc="INVALID_ARGUMENT", contains=""):
+        self.assertEqual(answer[0], status, answer)
+        self.assertEqual(set(answer[1]), {"error"})
+        self.assertEqual(answer[1]["error"]["status"], grpc)
+        self.assertIn(contains, answer[1]["error"]["message"])
+
+
+class AuthAndRoutingTest(StandInTestCase):
+
+    def test_missing_api_key(self):
+        headers = {"x-velt-auth-token": AUTH_TOKEN}
+        answer = self.client.api("/v2/users/add", {}, headers=headers)
+        self.assertEqual(answer, (400, {"error": {"message": "API key not found in headers.",
+                                                  "status": "INVALID_ARGUMENT"}}))
+        self.assertEqual(self.client.requests()[0]["auth"], "missing")
+
+    def test_missing_auth_token(self):
+        headers = {"x-velt-api-key": API_KEY}
+        answer = self.client.api("/v1/users/add", {}, headers=headers)
+        self.assertEqual(answer, (400, {"error": {"message": "Auth token not found in headers.",
+                                                  "status": "INVALID_ARGUMENT"}}))
+
+    def test_wrong_credentials_and_no_secrets_in_log(self):
+        for headers in ({"x-velt-api-key": API_KEY, "x-velt-auth-token": "nope"},
+                        {"x-velt-api-key": "nope", "x-velt-auth-token": AUTH_TOKEN}):
+            answer = self.client.api("/v2/users/add", {"organizationId": "o", "users": []},
+                                     headers=headers)
+            self.assertEqual(answer, (403, {"error": {"message": "Invalid API key or auth token.",
+                                                      "status": "PERMISSION_DENIED"}}))
+        self.assertEqual(self.add_users("o", [user("u")])[0], 200)
+        log = self.client.requests()
+        self.assertEqual([entry["auth"] for entry in log], ["wrong", "wrong", "ok"])
+        text = json.dumps(log)
+        self.assertNotIn(API_KEY, text)
+        self.assertNotIn(AUTH_TOKEN, text)
+        self.assertEqual(self.client.state(), {"o": self.client.state()["o"]})
+
+    def test_unknown_path(self):
+        answer = self.client.api("/v2/users/nope", {}, headers=AUTH)
+        self.assertEqual(answer, (404, {"error": {"message": "Not found: /v2/users/nope",
+                                                  "status": "NOT_FOUND"}}))
+        self.assertEqual(self.client.api("/v3/users/add", {})[0], 404)
+        self.assertEqual(self.client.requests()[0]["status"], 404)
+
+    def test_non_post(self):
+        status, response, body = self.client.raw("GET", "/v2/users/add", headers=AUTH)
+        self.assertEqual(status, 405)
+        self.assertEqual(response.getheader("Allow"), "POST")
+        self.assertEqual(json.loads(body)["error"]["status"], "INVALID_ARGUMENT")
+
+    def test_unknown_control_path_and_method(self):
+        self.assertEqual(self.client.control("GET", "nothing")[0], 404)
+        self.assertEqual(self.client.control("GET", "reset")[0], 405)
+
+
+class BodyValidationTest(StandInTestCase):
+
+    def post_raw(self, body):
+        status, _response, raw = self.client.raw("POST", "/v2/users/add", body, AUTH)
+        return status, json.loads(raw)
+
+    def test_body_not_json(self):
+        self.assert_invalid(self.post_raw("{not json"), contains="not valid JSON")
+        self.assertEqual(self.client.requests()[0]["body"], "{not json")
+
+    def test_body_without_data_object(self):
+        self.assert_invalid(self.post_raw([1]), contains="JSON object")
+        self.assert_invalid(self.post_raw({"organizationId": "o", "users": []}),
+                            contains='"data" object')
+        self.assert_invalid(self.post_raw({"data": []}), contains='"data" object')
+
+    def test_spec_requires_user_email(self):
+        for version in ("v2", "v1"):
+            answer = self.add_users("o", [{"userId": "u", "name": "N"}], version=version)
+            self.assert_invalid(answer, contains="$.data.users[0]")
+            self.assertIn("'email' is a required property", answer[1]["error"]["message"])
+        log = self.client.requests()
+        self.assertEqual([entry["status"] for entry in log], [400, 400])
+        self.assertIn("email", log[0]["error"]["message"])
+        self.assertEqual(self.client.state(), {})
+
+    def test_spec_types_and_enums(self):
+        self.assert_invalid(self.client.api("/v2/users/add", {"organizationId": 7, "users": []}),
+                            contains="$.data.organizationId")
+        self.assert_invalid(self.add_users("o", [user("u", accessRole="owner")]),
+                            contains="$.data.users[0].accessRole")
+        self.assert_invalid(self.client.api("/v2/users/delete", {"organizationId": "o"}),
+                            contains="'userIds' is a required property")
+
+    def test_hand_written_group_membership_schema(self):
+        path = "/v2/organizations/usergroups/users/add"
+        self.assert_invalid(self.client.api(path, {"organizationId": "o", "userIds": ["u"]}),
+                            contains="organizationUserGroupId")
+        self.assert_invalid(self.client.api(path, {"organizationId": "o",
+                                                   "organizationUserGroupId": "g",
+                                                   "userIds": [1]}),
+                            contains="$.data.userIds[0]")
+        self.assert_invalid(self.client.api(path, {"organizationId": "o",
+                                                   "organizationUserGroupId": "g",
+                                                   "userIds": []}),
+                            contains="$.data.userIds")
+
+    def test_delete_from_group_needs_exactly_one_of_user_ids_or_delete_all(self):
+        path = "/v1/organizations/usergroups/users/delete"
+        base = {"organizationId": "o", "organizationUserGroupId": "g"}
+        self.assert_invalid(self.client.api(path, dict(base, userIds=["u"], deleteAll=True)),
+                            contains="not both")
+        self.assert_invalid(self.client.api(path, base), contains="deleteAll")
+        self.assert_invalid(self.client.api(path, dict(base, userIds=[], deleteAll=False)),
+                            contains="deleteAll")
+        self.assert_invalid(self.client.api(path, dict(base, deleteAll="yes")),
+                            contains="$.data.deleteAll")
+
+    def test_group_needs_group_id(self):
+        answer = self.client.api("/v2/organizations/usergroups/add",
+                                 {"organizationId": "o", "organizationUserGroups": [{}]})
+        self.assert_invalid(answer, contains="'groupId' is a required property")
+
+    def test_chunked_body(self):
+        connection = self.client.connection()
+        try:
+            body = json.dumps({"data": {"organizationId": "o", "users": [user("u")]}}).encode()
+            connection.request("POST", "/v2/users/add", body=iter([body[:10], body[10:]]),
+                               headers=AUTH, encode_chunked=True)
+            response = connection.getresponse()
+            self.assertEqual(response.status, 200, response.read())
+        finally:
+            connection.close()
+        self.assertIn("u", self.client.state()["o"]["users"])
+
+    def test_expect_100_continue(self):
+        # libcurl sends "Expect: 100-continue" before bodies over 1 kB.
+        body = json.dumps({"data": {"organizationId": "o", "users": [user("u")]}}).encode()
+        with socket.create_connection(("127.0.0.1", self.client.port),
+                                      timeout=SOCKET_TIMEOUT) as sock:
+            head = ("POST /v2/users/add HTTP/1.1\r\nHost: x\r\nx-velt-api-key: %s\r\n"
+                    "x-velt-auth-token: %s\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+                    % (API_KEY, AUTH_TOKEN, len(body)))
+            sock.sendall(head.encode())
+            self.assertTrue(sock.recv(100).startswith(b"HTTP/1.1 100"))
+            sock.sendall(body)
+            self.assertTrue(sock.recv(100).startswith(b"HTTP/1.1 200"))
+
+
+class UsersTest(StandInTestCase):
+
+    def test_add_users_to_organization(self):
+        status, answer = self.add_users("org", [user("u1"), user("u2", initial="ZZ",
+                                                                   accessRole="viewer")])
+        self.assertEqual(status, 200)
+        result = answer["result"]
+        self.assertEqual(result["status"], "success")
+        self.assertEqual(result["message"], "User(s) processed successfully.")
+        self.assertEqual(list(result["data"]), ["u1", "u2"])
+        item = result["data"]["u1"]
+        self.assertEqual(set(item), {"success", "id", "message"})
+        self.assertTrue(item["success"])
+        self.assertRegex(item["id"], HEX32)
+        self.assertEqual(item["message"], "User added.")
+        users = self.client.state()["org"]["users"]
+        self.assertEqual(users["u1"], dict(user("u1"), initial="N", accessRole="editor"))
+        self.assertEqual(users["u2"]["initial"], "ZZ")
+        self.assertEqual(users["u2"]["accessRole"], "viewer")
+
+    def test_add_users_upserts_with_stable_id(self):
+        first = self.add_users("org", [user("u1", accessRole="viewer")])[1]
+        second = self.add_users("org", [user("u1", name="bob", email="b@example.com")])[1]
+        self.assertEqual(first["result"]["data"]["u1"]["id"],
+                         second["result"]["data"]["u1"]["id"])
+        stored = self.client.state()["org"]["users"]["u1"]
+        self.assertEqual(stored, {"userId": "u1", "name": "bob", "email": "b@example.com",
+                                  "initial": "B", "accessRole": "editor"})
+
+    def test_add_users_to_document_and_folder_only(self):
+        self.assertEqual(self.add_users("org", [user("d")], documentId="doc",
+                                        createDocument=True)[0], 200)
+        folder_answer = self.add_users("org", [user("f")], folderId="fold")[1]
+        org_answer = self.add_users("org", [user("f")])[1]
+        self.assertNotEqual(folder_answer["result"]["data"]["f"]["id"],
+                            org_answer["result"]["data"]["f"]["id"])
+        org = self.client.state()["org"]
+        self.assertEqual(list(org["users"]), ["f"])
+        self.assertEqual(list(org["documents"]["doc"]["users"]), ["d"])
+        self.assertEqual(list(org["folders"]["fold"]["users"]), ["f"])
+
+    def test_document_and_folder_together_rejected(self):
+        answer = self.add_users("org", [user("u")], documentId="d", folderId="f")
+        self.assertEqual(answer, (400, {"error": {
+            "message": "Provide either documentId or folderId, not both.",
+            "status": "INVALID_ARGUMENT"}}))
+        self.assertEqual(self.client.state(), {})
+
+    def test_delete_users(self):
+        self.add_users("org", [user("u1"), user("u2")])
+        self.add_users("org", [user("u1")], documentId="doc")
+        self.add_group("org", "g")
+        self.client.api("/v2/organizations/usergroups/users/add",
+                        {"organizationId": "org", "organizationUserGroupId": "g",
+                         "userIds": ["u1", "u2"]})
+        status, answer = self.client.api("/v2/users/delete",
+                                         {"organizationId": "org", "userIds": ["u1", "ghost"]})
+        self.assertEqual(status, 200)
+        self.assertEqual(answer["result"], {
+            "status": "success", "message": "User(s) deleted successfully.",
+            "data": {"u1": {"success": True, "message": "User removed."},
+                     "ghost": {"success": False, "message": "User does not exist."}}})
+        org = self.client.state()["org"]
+        self.assertEqual(list(org["users"]), ["u2"])
+        self.assertEqual(org["groups"]["g"]["members"], ["u2"])
+        self.assertEqual(list(org["documents"]["doc"]["users"]), ["u1"])  # other scope
+
+    def test_delete_users_from_document_and_unknown_scopes(self):
+        self.add_users("org", [user("u1")], documentId="doc")
+        data = self.client.api("/v1/users/delete", {"organizationId": "org", "documentId": "doc",
+                                                    "userIds": ["u1"]})[1]["result"]["data"]
+        self.assertEqual(data, {"u1": {"success": True, "message": "User removed."}})
+        missing = {"success": False, "message": "User does not exist."}
+        for scope in ({"organizationId": "nope"}, {"organizationId": "org", "folderId": "x"},
+                      {"organizationId": "org", "documentId": "other"}):
+            answer = self.client.api("/v2/users/delete", dict(scope, userIds=["u1"]))
+            self.assertEqual(answer[1]["result"]["data"], {"u1": missing}, scope)
+        self.assertEqual(set(self.client.state()), {"org"})  # delete creates nothing
+
+    def test_v1_and_v2_share_state(self):
+        self.add_users("org", [user("u1")], version="v1")
+        self.add_users("org", [user("u2")], version="v2")
+        self.assertEqual(sorted(self.client.state()["org"]["users"]), ["u1", "u2"])
+
+
+class GroupsTest(StandInTestCase):
+    ADD = "/v2/organizations/usergroups/users/add"
+    DELETE = "/v2/organizations/usergroups/users/delete"
+
+    def membership(self, path, user_ids=None, group="g", org="org", **extra):
+        data = dict(organizationId=org, organizationUserGroupId=group, **extra)
+        if user_ids is not None:
+            data["userIds"] = user_ids
+        status, answer = self.client.api(path, data)
+        self.assertEqual(status, 200, answer)
+        return answer["result"]
+
+    def test_add_groups_upserts(self):
+        status, answer = self.add_group("org", "eng", "Engineering")
+        self.assertEqual(status, 200)
+        self.assertEqual(answer["result"]["message"],
+                         "Organization User Groups added successfully.")
+        item = answer["result"]["data"]["eng"]
+        self.assertEqual((item["success"], item["message"]),
+                         (True, "Organization user group added."))
+        self.assertRegex(item["id"], HEX32)
+        self.add_users("org", [user("u")])
+        self.membership(self.ADD, ["u"], group="eng")
+        again = self.add_group("org", "eng", "Eng")[1]["result"]["data"]["eng"]
+        self.assertEqual(again["id"], item["id"])
+        self.assertEqual(self.client.state()["org"]["groups"],
+                         {"eng": {"groupName": "Eng", "members": ["u"]}})
+
+    def test_add_users_to_group(self):
+        self.add_users("org", [user("a"), user("b")])
+        self.add_users("org", [user("docuser")], documentId="doc")
+        self.add_group("org", "g")
+        result = self.membership(self.ADD, ["b", "a", "docuser"])
+        self.assertEqual(result["message"], "Added organization users to group successfully.")
+        added = {"success": True, "organizationUserGroupId": "g",
+                 "message": "User added to organization user group."}
+        self.assertEqual(result["data"], {
+            "b": added, "a": added,
+            "docuser": {"success": False, "message": "User is not an organization user."}})
+        self.assertEqual(self.client.state()["org"]["groups"]["g"]["members"], ["a", "b"])
+
+    def test_add_users_to_unknown_group(self):
+        self.add_users("org", [user("a")])
+        missing = {"success": False, "message": "Organization user group does not exist."}
+        self.assertEqual(self.membership(self.ADD, ["a", "b"], group="nope")["data"],
+                         {"a": missing, "b": missing})
+        self.assertEqual(self.membership(self.ADD, ["a"], org="nope")["data"], {"a": missing})
+        self.assertEqual(self.membership(self.DELETE, ["a"], group="nope")["data"],
+                         {"a": missing})
+
+    def test_delete_users_from_group(self):
+        self.add_users("org", [user("a"), user("b"), user("c")])
+        self.add_group("org", "g")
+        self.membership(self.ADD, ["a", "b", "c"])
+        result = self.membership(self.DELETE, ["a", "zz"])
+        self.assertEqual(result["message"], "Deleted users from group successfully.")
+        self.assertEqual(result["data"], {
+            "a": {"success": True, "organizationUserGroupId": "g",
+                  "message": "User deleted from organization user group."},
+            "zz": {"success": False,
+                   "message": "User is not a member of the organization user group."}})
+        result = self.membership(self.DELETE, deleteAll=True)
+        self.assertEqual(list(result["data"]), ["b", "c"])
+        self.assertTrue(all(item["success"] for item in result["data"].values()))
+        self.assertEqual(self.client.state()["org"]["groups"]["g"]["members"], [])
+        self.assertEqual(self.client.state()["org"]["users"].keys(), {"a", "b", "c"})
+        self.assertEqual(self.membership(self.DELETE, deleteAll=True, group="nope")["data"], {})
+
+
+class FaultTest(StandInTestCase):
+
+    def test_status_fault_with_retry_after(self):
+        self.assertEqual(self.client.fault(status=429, retry_after="7"), {"ok": True, "queued": 1})
+        status, response, body = self.client.raw(
+            "POST", "/v2/users/add", {"data": {"organizationId": "o", "users": [user("u")]}},
+            AUTH)
+        self.assertEqual(status, 429)
+        self.assertEqual(response.getheader("Retry-After"), "7")
+        self.assertEqual(json.loads(body)["error"]["status"], "RESOURCE_EXHAUSTED")
+        self.assertEqual(self.client.state(), {})  # faulted requests change no state
+        entry = self.client.requests()[0]
+        self.assertEqual(entry["status"], 429)
+        self.assertEqual(entry["fault"], {"status": 429, "retry_after": "7", "count": 1})
+        self.assertEqual(self.add_users("o", [user("u")])[0], 200)  # fault used up
+
+    def test_status_fault_with_explicit_error(self):
+        self.client.fault(status=503, error_status="INTERNAL", message="boom")
+        self.assertEqual(self.add_users("o", [user("u")]),
+                         (503, {"error": {"message": "boom", "status": "INTERNAL"}}))
+
+    def test_body_fault(self):
+        self.client.fault(body="<html>gateway</html>", content_type="text/html", status=502)
+        status, response, body = self.client.raw("POST", "/v2/users/add", "{}", AUTH)
+        self.assertEqual((status, body), (502, b"<html>gateway</html>"))
+        self.assertEqual(response.getheader("Content-Type"), "text/html")
+        self.client.fault(body='{"result":')
+        status, response, body = self.client.raw("POST", "/v2/users/add", "{}", AUTH)
+        self.assertEqual((status, body), (200, b'{"result":'))
+        self.assertEqual(response.getheader("Content-Type"), "application/json")
+
+    def test_delay_alone_is_handled_normally(self):
+        self.client.fault(delay_ms=300)
+        started = time.monotonic()
+        self.assertEqual(self.add_users("o", [user("u")])[0], 200)
+        self.assertGreaterEqual(time.monotonic() - started, 0.29)
+        self.assertIn("u", self.client.state()["o"]["users"])
+        self.assertEqual(self.client.requests()[0]["fault"], {"delay_ms": 300, "count": 1})
+
+    def test_drop(self):
+        self.client.fault(drop=True)
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionResetError)):
+            self.add_users("o", [user("u")])
+        entry = self.client.requests()[0]
+        self.assertEqual((entry["status"], entry["fault"]["drop"]), (0, True))
+        self.assertEqual(self.client.state(), {})
+
+    def test_truncate(self):
+        self.client.fault(truncate=True, status=500)
+        connection = self.client.connection()
+        try:
+            connection.request("POST", "/v2/users/add",
+                               json.dumps({"data": {"organizationId": "o", "users": []}}), AUTH)
+            response = connection.getresponse()
+            self.assertEqual(response.status, 500)
+            with self.assertRaises(http.client.IncompleteRead):
+                response.read()
+        finally:
+            connection.close()
+        self.assertEqual(self.client.state(), {})
+
+    def test_count_path_filter_and_fifo(self):
+        self.client.fault(status=500, path_contains="usergroups", count=2)
+        self.assertEqual(self.client.fault(status=503)["queued"], 2)
+        self.client.control("GET", "stats")  # control requests never take a fault
+        self.assertEqual(self.add_group("o", "g")[0], 500)
+        self.assertEqual(self.add_users("o", [user("u")])[0], 503)   # first fault skips users/
+        self.assertEqual(self.add_users("o", [user("u")])[0], 200)
+        self.assertEqual(self.add_group("o", "g")[0], 500)
+        self.assertEqual(self.add_group("o", "g")[0], 200)
+        self.assertEqual([entry["status"] for entry in self.client.requests()],
+                         [500, 503, 200, 500, 200])
+
+    def test_invalid_fault_rejected(self):
+        for fault in ({}, {"drop": True, "truncate": True}, {"status": "500"},
+                      {"status": 500, "surprise": 1}, {"drop": True, "count": 0}):
+            status, answer = self.client.control("POST", "fault", fault)
+            self.assertEqual((status, answer["ok"]), (400, False), fault)
+
+    def test_reset_clears_faults(self):
+        self.client.fault(status=500)
+        self.client.control("POST", "reset")
+        self.assertEqual(self.add_users("o", [user("u")])[0], 200)
+
+
+class ControlAndConnectionTest(StandInTestCase):
+
+    def test_keep_alive_and_connection_numbers(self):
+        connection = self.client.connection()
+        try:
+            for user_id in ("a", "b"):
+                status, _ = self.client.api("/v2/users/add",
+                                            {"organizationId": "o", "users": [user(user_id)]},
+                                            connection=connection)
+                self.assertEqual(status, 200)
+        finally:
+            connection.close()
+        self.add_users("o", [user("c")])  # a fresh connection
+        log = self.client.requests()
+        self.assertEqual([entry["conn"] for entry in log], [1, 1, 2])
+        # The control requests above used their own connections and are not counted.
+        self.assertEqual(self.client.control("GET", "stats")[1], {"requests": 3, "connections": 2})
+
+    def test_request_log_fields(self):
+        before = time.time()
+        self.client.raw("POST", "/v2/users/add?x=1", "not json", AUTH)
+        entry = self.client.requests()[0]
+        self.assertEqual(set(entry), {"seq", "time", "method", "path", "auth", "body", "status",
+                                      "fault", "conn", "error"})
+        self.assertEqual((entry["seq"], entry["method"], entry["path"], entry["auth"],
+                          entry["body"], entry["status"], entry["fault"]),
+                         (1, "POST", "/v2/users/add?x=1", "ok", "not json", 400, None))
+        self.assertGreaterEqual(entry["time"], before - 1)
+        self.assertEqual(entry["error"]["status"], "INVALID_ARGUMENT")
+
+    def test_reset_and_state_shape(self):
+        self.add_users("o", [user("u")], folderId="f")
+        self.add_group("o", "g", "G")
+        self.assertEqual(self.client.state(), {"o": {
+            "users": {}, "documents": {},
+            "folders": {"f": {"users": {"u": dict(user("u"), initial="N",
+                                                  accessRole="editor")}}},
+            "groups": {"g": {"groupName": "G", "members": []}}}})
+        self.assertEqual(self.client.control("POST", "reset"), (200, {"ok": True}))
+        self.assertEqual(self.client.state(), {})
+        self.assertEqual(self.client.requests(), [])
+        self.assertEqual(self.client.control("GET", "stats")[1], {"requests": 0, "connections": 0})
+
+    def test_many_requests_quickly(self):
+        connection = self.client.connection()
+        started = time.monotonic()
+        try:
+            for index in range(300):
+                status, _ = self.client.api("/v2/users/add", {"organizationId": "o",
+                                                              "users": [user("u%d" % index)]},
+                                            connection=connection)
+                self.assertEqual(status, 200)
+        finally:
+            connection.close()
+        self.assertLess(time.monotonic() - started, 3.0)
+        self.assertEqual(self.client.control("GET", "stats")[1],
+                         {"requests": 300, "connections": 1})
+
+
+class LifecycleTest(unittest.TestCase):
+    """Tests that need a server of their own."""
+
+    def setUp(self):
+        self.server = None
+
+    def tearDown(self):
+        if self.server is not None:
+            self.server.stop()
+
+    def test_port_file_stdout_and_shutdown(self):
+        self.server = StandInProcess()
+        with open(self.server.port_file, encoding="ascii") as stream:
+            self.assertEqual(stream.read(), "%d\n" % self.server.port)
+        self.assertEqual(self.server.stderr(), "")  # quiet: the spec was found
+        client = StandInClient(self.server.port)
+        client.api("/v2/users/add", {"organizationId": "o", "users": [user("u")]})
+        self.assertEqual(self.server.stderr(), "")  # no per-request logging
+        self.assertEqual(client.control("POST", "shutdown"), (200, {"ok": True}))
+        self.assertEqual(self.server.wait(), 0)
+        self.assertEqual(self.server.stdout(), "%d\n" % self.server.port)
+
+    def test_sigterm(self):
+        self.server = StandInProcess()
+        self.server.process.send_signal(signal.SIGTERM)
+        self.assertEqual(self.server.wait(), 0)
+
+    def test_missing_spec_keeps_hand_written_checks(self):
+        self.server = StandInProcess("--openapi", "/nonexistent/openapi.yaml")
+        warning = self.server.stderr()
+        self.assertEqual(warning.count("\n"), 1, warning)
+        self.assertIn("warning", warning)
+        client = StandInClient(self.server.port)
+        answer = client.api("/v2/users/add", {"organizationId": "o",
+                                              "users": [{"userId": "u", "name": "n"}]})
+        self.assertEqual(answer[0], 200)  # email is required by the spec only
+        status, answer = client.api("/v2/users/add", {"organizationId": "o", "users": [{}]})
+        self.assertEqual(status, 400)
+        self.assertIn("'userId' is a required property", answer["error"]["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,909 @@
+#!/usr/bin/python3
+"""Velt stand-in server: a local, stateful imitation of the Velt REST API for tests and the demo.
+
+It serves the user and user-group endpoints under /v1/ and /v2/, checks the two auth headers,
+validates request bodies against Velt's published OpenAPI spec, keeps its state in memory, and
+offers a control API under /_standin/ (reset, fault injection, request log, state) that needs no
+auth.  See README.md next to this file for the behaviour it promises and the assumptions it makes
+where the Velt docs are silent.
+
+Runs on Debian's /usr/bin/python3 with the standard library, python3-yaml and python3-jsonschema.
+"""
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import namedtuple
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+try:
+    import yaml
+except ImportError:  # handled like a missing spec: hand-written checks still apply
+    yaml = None
+
+SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_OPENAPI = os.path.normpath(
+    os.path.join(SCRIPT_DIR, "..", "..", "..", "shared", "velt-api", "openapi.yaml"))
+
+API_VERSIONS = ("v1", "v2")
+CONTROL_PREFIX = "/_standin/"
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+# Canonical gRPC status -> HTTP status (REFERENCE 4.3, the Firebase callable-function mapping).
+GRPC_TO_HTTP = {
+    "INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_OF_RANGE": 400,
+    "UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403, "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409, "ABORTED": 409, "RESOURCE_EXHAUSTED": 429, "CANCELLED": 499,
+    "INTERNAL": 500, "UNKNOWN": 500, "DATA_LOSS": 500, "UNIMPLEMENTED": 501,
+    "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504,
+}
+
+# HTTP status -> gRPC status, used only to fill in `error_status` for injected faults.
+HTTP_TO_GRPC = {
+    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+    404: "NOT_FOUND", 409: "ABORTED", 416: "OUT_OF_RANGE", 429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED", 500: "INTERNAL", 501: "UNIMPLEMENTED", 503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def grpc_status_for_http(status):
+    if status in HTTP_TO_GRPC:
+        return HTTP_TO_GRPC[status]
+    if 400 <= status < 500:
+        return "FAILED_PRECONDITION"
+    if 500 <= status < 600:
+        return "INTERNAL"
+    return "UNKNOWN"
+
+
+class ApiError(Exception):
+    """A Velt failure envelope; http_status defaults to the gRPC mapping."""
+
+    def __init__(self, grpc_status, message, http_status=None, headers=()):
+        super().__init__(message)
+        self.grpc_status = grpc_status
+        self.message = message
+        self.http_status = http_status or GRPC_TO_HTTP.get(grpc_status, 500)
+        self.headers = tuple(headers)
+
+    def envelope(self):
+        return {"error": {"message": self.message, "status": self.grpc_status}}
+
+
+def invalid(message):
+    return ApiError("INVALID_ARGUMENT", message)
+
+
+def compact_json(value, sort_keys=False):
+    return json.dumps(value, separators=(",", ":"), sort_keys=sort_keys, ensure_ascii=False)
+
+
+def opaque_id(*parts):
+    """Stable 32-hex id: the docs never say how Velt derives its ids (REFERENCE 3.11)."""
+    return hashlib.md5("\x00".join(parts).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def jsonable(value):
+    """Deep copy of state for output; sets (group members) become sorted lists."""
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, list):
+        return [jsonable(item) for item in value]
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+class VeltState:
+    """In-memory Velt data.  Callers hold StandIn.lock; v1 and v2 share this one state.
+
+    organizations: {orgId: {"users": {userId: user},
+                            "documents": {docId: {"users": {...}}},
+                            "folders": {folderId: {"users": {...}}},
+                            "groups": {groupId: {"groupName": str|None, "members": set}}}}
+    """
+
+    def __init__(self):
+        self.organizations = {}
+
+    @staticmethod
+    def new_organization():
+        return {"users": {}, "documents": {}, "folders": {}, "groups": {}}
+
+    @staticmethod
+    def new_container():
+        # A document or folder; only its users are modelled so far.
+        return {"users": {}}
+
+    def organization(self, org_id, create=False):
+        org = self.organizations.get(org_id)
+        if org is None and create:
+            org = self.organizations[org_id] = self.new_organization()
+        return org
+
+    def snapshot(self):
+        return {"organizations": jsonable(self.organizations)}
+
+
+UserScope = namedtuple("UserScope", "key users")
+
+
+def user_scope(state, data, create):
+    """The users map that a users/* request addresses: the org's, a document's or a folder's.
+
+    Returns UserScope(key, users); users is None when the org/document/folder does not exist
+    and create is false.  key names the scope inside the org (for ids): "org", "document:<id>"
+    or "folder:<id>".
+    """
+    document_id = data.get("documentId")
+    folder_id = data.get("folderId")
+    if document_id is not None and folder_id is not None:
+        # ASSUMPTION: the docs only say "Either provide documentId or folderId".
+        raise invalid("Provide either documentId or folderId, not both.")
+    org = state.organization(data["organizationId"], create)
+    if document_id is not None:
+        key, kind, child_id = "document:" + document_id, "documents", document_id
+    elif folder_id is not None:
+        key, kind, child_id = "folder:" + folder_id, "folders", folder_id
+    else:
+        return UserScope("org", org["users"] if org is not None else None)
+    if org is None:
+        return UserScope(key, None)
+    children = org[kind]
+    if child_id not in children:
+        if not create:
+            return UserScope(key, None)
+        children[child_id] = state.new_container()
+    return UserScope(key, children[child_id]["users"])
+
+
+def stored_user(user):
+    """The user record kept in state: the object sent, plus the documented defaults."""
+    record = copy.deepcopy(user)
+    name = record.get("name")
+    if "initial" not in record and isinstance(name, str) and name:
+        record["initial"] = name[0].upper()
+    record.setdefault("accessRole", "editor")
+    return record
+
+
+# --------------------------------------------------------------------------------------------
+# Endpoint handlers: handler(state, data) -> (top-level message, per-ID result map).
+# They run under the state lock and raise ApiError before changing anything.
+# --------------------------------------------------------------------------------------------
+
+def add_users(state, data):
+    # The org (and document/folder) is created whatever createOrganization/createDocument/
+    # createFolder say: the docs' Info box states creation unconditionally (REFERENCE 2.22).
+    scope = user_scope(state, data, create=True)
+    org_id = data["organizationId"]
+    results = {}
+    for user in data["users"]:
+        user_id = user["userId"]
+        scope.users[user_id] = stored_user(user)
+        results[user_id] = {"success": True, "id": opaque_id("user", org_id, scope.key, user_id),
+                            "message": "User added."}
+    return "User(s) processed successfully.", results
+
+
+def delete_users(state, data):
+    scope = user_scope(state, data, create=False)
+    org = state.organization(data["organizationId"])
+    results = {}
+    for user_id in data["userIds"]:
+        if scope.users is None or user_id not in scope.users:
+            results[user_id] = {"success": False, "message": "User does not exist."}
+            continue
+        del scope.users[user_id]
+        if scope.key == "org":
+            # Only organization users can be group members, so leaving the org leaves its groups.
+            for group in org["groups"].values():
+                group["members"].discard(user_id)
+        results[user_id] = {"success": True, "message": "User removed."}
+    return "User(s) deleted successfully.", results
+
+
+def add_user_groups(state, data):
+    org_id = data["organizationId"]
+    org = state.organization(org_id, create=True)  # see add_users about createOrganization
+    results = {}
+    for group in data["organizationUserGroups"]:
+        group_id = group["groupId"]
+        existing = org["groups"].get(group_id)
+        members = existing["members"] if existing is not None else set()
+        # Upsert: the group's attributes are replaced by what was sent; members are kept.
+        org["groups"][group_id] = {"groupName": group.get("groupName"), "members": members}
+        results[group_id] = {"success": True, "id": opaque_id("group", org_id, group_id),
+                             "message": "Organization user group added."}
+    return "Organization User Groups added successfully.", results
+
+
+def find_group(state, data):
+    org = state.organization(data["organizationId"])
+    if org is None:
+        return None, None
+    return org, org["groups"].get(data["organizationUserGroupId"])
+
+
+GROUP_MISSING = {"success": False, "message": "Organization user group does not exist."}
+
+
+def add_users_to_group(state, data):
+    org, group = find_group(state, data)
+    group_id = data["organizationUserGroupId"]
+    results = {}
+    for user_id in data["userIds"]:
+        if group is None:
+            results[user_id] = dict(GROUP_MISSING)
+        elif user_id not in org["users"]:
+            results[user_id] = {"success": False, "message": "User is not an organization user."}
+        else:
+            group["members"].add(user_id)
+            results[user_id] = {"success": True, "organizationUserGroupId": group_id,
+                                "message": "User added to organization user group."}
+    return "Added organization users to group successfully.", results
+
+
+def delete_users_from_group(state, data):
+    user_ids = data.get("userIds") or []
+    delete_all = data.get("deleteAll") is True
+    # Both are marked required in the docs, but the examples send one or the other.
+    if user_ids and delete_all:
+        raise invalid("Provide either userIds or deleteAll: true, not both.")
+    if not user_ids and not delete_all:
+        raise invalid("Provide a non-empty userIds or deleteAll: true.")
+    _org, group = find_group(state, data)
+    group_id = data["organizationUserGroupId"]
+    removed = {"success": True, "organizationUserGroupId": group_id,
+               "message": "User deleted from organization user group."}
+    results = {}
+    if delete_all:
+        # An unknown group has no members: nothing to report (ASSUMPTION, see README).
+        members = sorted(group["members"]) if group is not None else []
+        for user_id in members:
+            results[user_id] = dict(removed)
+        if group is not None:
+            group["members"].clear()
+        return "Deleted users from group successfully.", results
+    for user_id in user_ids:
+        if group is None:
+            results[user_id] = dict(GROUP_MISSING)
+        elif user_id not in group["members"]:
+            results[user_id] = {"success": False,
+                                "message": "User is not a member of the organization user group."}
+        else:
+            group["members"].discard(user_id)
+            results[user_id] = dict(removed)
+    return "Deleted users from group successfully.", results
+
+
+# --------------------------------------------------------------------------------------------
+# Endpoint table.  data_schema is the hand-written JSON schema for body["data"]; it always
+# applies (after the OpenAPI schema, when the spec has the path) and guarantees what the
+# handler relies on.  A new endpoint is one more row here plus its handler.
+# --------------------------------------------------------------------------------------------
+
+Endpoint = namedtuple("Endpoint", "handler data_schema")
+
+STRING = {"type": "string"}
+BOOLEAN = {"type": "boolean"}
+STRING_LIST = {"type": "array", "items": STRING}
+
+ENDPOINTS = {
+    "users/add": Endpoint(add_users, {
+        "type": "object",
+        "required": ["organizationId", "users"],
+        "properties": {
+            "organizationId": STRING, "documentId": STRING, "folderId": STRING,
+            "createOrganization": BOOLEAN, "createDocument": BOOLEAN, "createFolder": BOOLEAN,
+            "users": {"type": "array", "items": {
+                "type": "object",
+                "required": ["userId"],
+                "properties": {"userId": STRING, "name": STRING, "email": STRING,
+                               "initial": STRING,
+                               "accessRole": {"enum": ["viewer", "editor"]}}}},
+        },
+    }),
+    "users/delete": Endpoint(delete_users, {
+        "type": "object",
+        "required": ["organizationId", "userIds"],
+        "properties": {"organizationId": STRING, "documentId": STRING, "folderId": STRING,
+                       "userIds": STRING_LIST},
+    }),
+    "organizations/usergroups/add": Endpoint(add_user_groups, {
+        "type": "object",
+        "required": ["organizationId", "organizationUserGroups"],
+        "properties": {
+            "organizationId": STRING, "createOrganization": BOOLEAN,
+            "organizationUserGroups": {"type": "array", "items": {
+                "type": "object",
+                "required": ["groupId"],
+                "properties": {"groupId": STRING, "groupName": STRING}}},
+        },
+    }),
+    "organizations/usergroups/users/add": Endpoint(add_users_to_group, {
+        "type": "object",
+        "required": ["organizationId", "organizationUserGroupId", "userIds"],
+        "properties": {"organizationId": STRING, "organizationUserGroupId": STRING,
+                       "userIds": dict(STRING_LIST, minItems=1)},
+    }),
+    # "exactly one of userIds / deleteAll" is checked by the handler, with a clearer message.
+    "organizations/usergroups/users/delete": Endpoint(delete_users_from_group, {
+        "type": "object",
+        "required": ["organizationId", "organizationUserGroupId"],
+        "properties": {"organizationId": STRING, "organizationUserGroupId": STRING,
+                       "userIds": STRING_LIST, "deleteAll": BOOLEAN},
+    }),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Request body validation
+# --------------------------------------------------------------------------------------------
+
+ValidatorClass = getattr(jsonschema, "Draft202012Validator", jsonschema.Draft7Validator)
+
+
+def json_path(path):
+    rendered = "$"
+    for part in path:
+        if isinstance(part, int):
+            rendered += "[%d]" % part
+        elif part.isidentifier():
+            rendered += "." + part
+        else:
+            rendered += "[%s]" % json.dumps(part)
+    return rendered
+
+
+def check_schema(validator, body):
+    error = best_match(validator.iter_errors(body))
+    if error is not None:
+        raise invalid("Invalid request body at %s: %s"
+                      % (json_path(error.absolute_path), error.message))
+
+
+def load_openapi(path):
+    """The parsed spec, or None (with one warning) when it cannot be used."""
+    if yaml is None:
+        print("velt_standin: warning: python3-yaml is missing; OpenAPI validation is skipped "
+              "(hand-written checks still apply)", file=sys.stderr)
+        return None
+    if not os.path.isfile(path):
+        print("velt_standin: warning: OpenAPI spec not found at %s; spec validation is skipped "
+              "(hand-written checks still apply)" % path, file=sys.stderr)
+        return None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with open(path, "r", encoding="utf-8") as stream:
+        return yaml.load(stream, Loader=loader)
+
+
+def spec_request_schema(spec, endpoint_name):
+    """The requestBody JSON schema of POST /<endpoint_name> in the spec, or None."""
+    try:
+        operation = spec["paths"]["/" + endpoint_name]["post"]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    except (KeyError, TypeError):
+        return None
+    # Make the operation's schema the root document and hang the spec's components under it,
+    # so "$ref: '#/components/...'" resolves (cycles included) without rewriting anything.
+    return dict(schema, components=spec.get("components", {}))
+
+
+class BodyValidator:
+    """All checks of one endpoint's body, compiled once at start."""
+
+    def __init__(self, spec_schema, data_schema):
+        self.spec = ValidatorClass(spec_schema) if spec_schema is not None else None
+        self.builtin = ValidatorClass({"type": "object", "required": ["data"],
+                                       "properties": {"data": data_schema}})
+
+    def validate(self, body):
+        if self.spec is not None:
+            check_schema(self.spec, body)
+        check_schema(self.builtin, body)
+
+
+def build_validators(spec):
+    return {name: BodyValidator(spec_request_schema(spec, name) if spec else None,
+                                endpoint.data_schema)
+            for name, endpoint in ENDPOINTS.items()}
+
+
+def parse_api_body(raw):
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise invalid("Request body is not valid JSON.")
+    if not isinstance(body, dict):
+        raise invalid("Request body must be a JSON object.")
+    if not isinstance(body.get("data"), dict):
+        raise invalid('Request body must be an object with a "data" object.')
+    return body
+
+
+def logged_body(raw):
+    """The body as it goes into the request log: parsed JSON, else the raw text."""
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+# --------------------------------------------------------------------------------------------
+# Faults
+# --------------------------------------------------------------------------------------------
+
+FAULT_FIELDS = {
+    "count": int, "path_contains": str, "status": int, "error_status": str, "message": str,
+    "retry_after": (str, int), "body": str, "content_type": str, "delay_ms": (int, float),
+    "drop": bool, "truncate": bool,
+}
+
+
+class FaultError(ValueError):
+    pass
+
+
+def parse_fault(raw):
+    """Validated fault dict with count filled in; raises FaultError."""
+    try:
+        fault = json.loads(raw.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, ValueError):
+        raise FaultError("fault body is not valid JSON")
+    if not isinstance(fault, dict):
+        raise FaultError("fault body must be a JSON object")
+    for key, value in fault.items():
+        expected = FAULT_FIELDS.get(key)
+        if expected is None:
+            raise FaultError("unknown fault field: %s" % key)
+        # bool is an int in Python; only the boolean fields may be booleans.
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+            raise FaultError("fault field %s has the wrong type" % key)
+    if not (fault_answers(fault) or fault.get("delay_ms")):
+        raise FaultError("a fault needs one of: status, body, delay_ms > 0, drop, truncate")
+    fault.setdefault("count", 1)
+    if fault["count"] < 1:
+        raise FaultError("count must be at least 1")
+    if "status" in fault and not 100 <= fault["status"] <= 599:
+        raise FaultError("status must be an HTTP status (100-599)")
+    if fault.get("delay_ms", 0) < 0:
+        raise FaultError("delay_ms must not be negative")
+    if fault.get("drop") and fault.get("truncate"):
+        raise FaultError("drop and truncate exclude each other")
+    if "retry_after" in fault:
+        fault["retry_after"] = str(fault["retry_after"])
+    return fault
+
+
+def fault_answers(fault):
+    """Whether the fault replaces the normal answer (a pure delay does not)."""
+    return "status" in fault or "body" in fault or fault.get("drop") or fault.get("truncate")
+
+
+def fault_response(fault):
+    """(HTTP status, body bytes, content type) of a fault that replaces the answer."""
+    if "body" in fault:
+        return (fault.get("status", 200), fault["body"].encode("utf-8"),
+                fault.get("content_type", "application/json"))
+    if "status" in fault:
+        status = fault["status"]
+        envelope = {"error": {
+            "message": fault.get("message", "Injected fault (HTTP %d)." % status),
+            "status": fault.get("error_status", grpc_status_for_http(status))}}
+        return status, compact_json(envelope).encode("utf-8"), "application/json; charset=utf-8"
+    # truncate alone: cut a plausible success envelope (the request changes no state).
+    envelope = {"result": {"status": "success", "message": "Truncated by the stand-in.",
+                           "data": {}}}
+    return 200, compact_json(envelope).encode("utf-8"), "application/json; charset=utf-8"
+
+
+# --------------------------------------------------------------------------------------------
+# The stand-in: state, request log, faults and connection numbering behind one lock.
+# --------------------------------------------------------------------------------------------
+
+class StandIn:
+    def __init__(self, api_key, auth_token, validators):
+        self.api_key = api_key
+        self.auth_token = auth_token
+        self.validators = validators
+        self.lock = threading.Lock()
+        self.next_socket_id = 0
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.state = VeltState()
+            self.log = []
+            self.faults = []          # [{"fault": dict, "remaining": n}] in FIFO order
+            # socket id -> connection number, assigned at a socket's first API request since
+            # reset, so control traffic (curl to /_standin/) never counts as a connection.
+            self.connection_numbers = {}
+
+    def open_socket(self):
+        with self.lock:
+            self.next_socket_id += 1
+            return self.next_socket_id
+
+    # ---- request log and faults -------------------------------------------------------------
+
+    def begin_api_request(self, arrived, method, path, auth, raw_body, socket_id):
+        """Log an API request on arrival and take the fault that applies to it, if any."""
+        body = logged_body(raw_body)
+        with self.lock:
+            conn = self.connection_numbers.get(socket_id)
+            if conn is None:
+                conn = self.connection_numbers[socket_id] = len(self.connection_numbers) + 1
+            fault = self._take_fault(urlsplit(path).path)
+            entry = {"seq": len(self.log) + 1, "time": arrived, "method": method, "path": path,
+                     "auth": auth, "body": body, "status": None, "fault": fault, "conn": conn,
+                     "error": None}
+            self.log.append(entry)
+        return entry, fault
+
+    def _take_fault(self, route):
+        for index, pending in enumerate(self.faults):
+            if pending["fault"].get("path_contains", "") in route:
+                pending["remaining"] -= 1
+                if pending["remaining"] == 0:
+                    del self.faults[index]
+                return pending["fault"]
+        return None
+
+    def finish_api_request(self, entry, status, payload):
+        with self.lock:
+            entry["status"] = status
+            if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+                entry["error"] = payload["error"]
+
+    def queue_fault(self, fault):
+        with self.lock:
+            self.faults.append({"fault": fault, "remaining": fault["count"]})
+            return len(self.faults)
+
+    # ---- Velt API ---------------------------------------------------------------------------
+
+    def auth_of(self, headers):
+        api_key = headers.get("x-velt-api-key")
+        auth_token = headers.get("x-velt-auth-token")
+        if not api_key or not auth_token:
+            return "missing"
+        if api_key != self.api_key or auth_token != self.auth_token:
+            return "wrong"
+        return "ok"
+
+    def handle_api(self, method, route, headers, raw_body):
+        """Answer one Velt API request: (HTTP status, payload, extra headers)."""
+        try:
+            endpoint_name = velt_endpoint_name(route)
+            endpoint = ENDPOINTS.get(endpoint_name)
+            if endpoint is None:
+                raise ApiError("NOT_FOUND", "Not found: %s" % route)
+            if method != "POST":
+                raise ApiError("INVALID_ARGUMENT", "Method %s not allowed; use POST." % method,
+                               http_status=405, headers=[("Allow", "POST")])
+            check_auth(headers, self.api_key, self.auth_token)
+            body = parse_api_body(raw_body)
+            self.validators[endpoint_name].validate(body)
+            with self.lock:
+                message, results = endpoint.handler(self.state, body["data"])
+            payload = {"result": {"status": "success", "message": message, "data": results}}
+            return 200, payload, ()
+        except ApiError as error:
+            return error.http_status, error.envelope(), error.headers
+
+    # ---- control API ------------------------------------------------------------------------
+
+    def requests_answer(self):
+        with self.lock:
+            return {"requests": copy.deepcopy(self.log)}
+
+    def stats_answer(self):
+        with self.lock:
+            return {"requests": len(self.log), "connections": len(self.connection_numbers)}
+
+    def state_answer(self):
+        with self.lock:
+            return self.state.snapshot()
+
+
+def velt_endpoint_name(route):
+    """"/v2/users/add" -> "users/add"; None when the path is not under a known version."""
+    parts = route.split("/", 2)
+    if len(parts) == 3 and parts[0] == "" and parts[1] in API_VERSIONS:
+        return parts[2]
+    return None
+
+
+def check_auth(headers, api_key, auth_token):
+    # ASSUMPTION (REFERENCE 4.2, part 5 question 2): the core endpoints' auth errors are
+    # undocumented; these follow the workflow/memory families.
+    if not headers.get("x-velt-api-key"):
+        raise invalid("API key not found in headers.")
+    if not headers.get("x-velt-auth-token"):
+        raise invalid("Auth token not found in headers.")
+    if headers.get("x-velt-api-key") != api_key or headers.get("x-velt-auth-token") != auth_token:
+        raise ApiError("PERMISSION_DENIED", "Invalid API key or auth token.")
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP
+# --------------------------------------------------------------------------------------------
+
+class BadRequestBody(Exception):
+    pass
+
+
+class StandInHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address, standin, verbose):
+        self.standin = standin
+        self.verbose = verbose
+        self.stop_requested = threading.Event()
+        super().__init__(address, StandInRequestHandler)
+
+
+class StandInRequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"   # keep-alive: every answer carries Content-Length
+    server_version = "VeltStandIn/1.0"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
+    timeout = 300                   # idle keep-alive connections are closed after this
+
+    def setup(self):
+        super().setup()
+        self.socket_id = self.server.standin.open_socket()
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, format, *args):  # noqa: A002 (signature of the base class)
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def do_POST(self):
+        self.dispatch()
+
+    do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
+
+    # ---- plumbing ---------------------------------------------------------------------------
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self.read_chunked_body()
+        length_text = self.headers.get("Content-Length")
+        if length_text is None:
+            return b""
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise BadRequestBody("invalid Content-Length")
+        if length < 0 or length > MAX_BODY_BYTES:
+            raise BadRequestBody("unacceptable Content-Length")
+        return self.rfile.read(length)
+
+    def read_chunked_body(self):
+        chunks, total = [], 0
+        while True:
+            size_line = self.rfile.readline(1024)
+            try:
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise BadRequestBody("invalid chunk size")
+            if size == 0:
+                while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise BadRequestBody("body too large")
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)  # CRLF after the chunk
+
+    def send(self, status, body, content_type, headers=(), close=False):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_json(self, status, payload, headers=(), close=False, control=False):
+        if control:
+            # One line of sorted compact JSON: tests read it line-wise via COPY FROM PROGRAM.
+            body = (compact_json(payload, sort_keys=True) + "\n").encode("utf-8")
+        else:
+            body = compact_json(payload).encode("utf-8")
+        self.send(status, body, "application/json; charset=utf-8", headers, close)
+
+    # ---- dispatch ---------------------------------------------------------------------------
+
+    def dispatch(self):
+        arrived = time.time()
+        route = urlsplit(self.path).path
+        is_control = route.startswith(CONTROL_PREFIX)
+        try:
+            raw_body = self.read_body()
+        except BadRequestBody as error:
+            # The stream is out of step with the request; answer and drop the connection.
+            payload = ({"ok": False, "error": str(error)} if is_control
+                       else invalid("Bad request body: %s." % error).envelope())
+            self.send_json(400, payload, close=True, control=is_control)
+            return
+        try:
+            if is_control:
+                self.handle_control(route, raw_body)
+            else:
+                self.handle_velt(route, raw_body, arrived)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:  # a stand-in bug: say so loudly, keep serving
+            traceback.print_exc()
+            self.send_json(500, ApiError("INTERNAL", "Stand-in internal error.").envelope(),
+                           close=True)
+
+    def handle_velt(self, route, raw_body, arrived):
+        standin = self.server.standin
+        entry, fault = standin.begin_api_request(
+            arrived, self.command, self.path, standin.auth_of(self.headers), raw_body,
+            self.socket_id)
+        if fault is not None:
+            if fault.get("delay_ms"):
+                time.sleep(fault["delay_ms"] / 1000.0)
+            if fault_answers(fault):
+                self.answer_with_fault(fault, entry)
+                return
+        status, payload, headers = standin.handle_api(self.command, route, self.headers,
+                                                      raw_body)
+        standin.finish_api_request(entry, status, payload)
+        self.send_json(status, payload, headers)
+        if self.server.verbose and status != 200:
+            self.log_message("%s", compact_json(payload))
+
+    def answer_with_fault(self, fault, entry):
+        standin = self.server.standin
+        if fault.get("drop"):
+            standin.finish_api_request(entry, 0, None)
+            self.close_connection = True   # the request was read; close without a word
+            return
+        status, body, content_type = fault_response(fault)
+        headers = [("Retry-After", fault["retry_after"])] if "retry_after" in fault else []
+        payload = None
+        if content_type.startswith("application/json"):
+            payload = logged_body(body)
+        standin.finish_api_request(entry, status, payload)
+        if not fault.get("truncate"):
+            self.send(status, body, content_type, headers)
+            return
+        # Announce the full length, send only half, then close: a truncated response.
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body[:len(body) // 2])
+        self.close_connection = True
+
+    def handle_control(self, route, raw_body):
+        action = CONTROL_ACTIONS.get(route[len(CONTROL_PREFIX):])
+        if action is None:
+            self.send_json(404, {"ok": False, "error": "unknown control path: " + route},
+                           control=True)
+            return
+        methods, function = action
+        if self.command not in methods:
+            self.send_json(405, {"ok": False, "error": "use " + " or ".join(methods)},
+                           headers=[("Allow", ", ".join(methods))], control=True)
+            return
+        status, payload = function(self.server, raw_body)
+        self.send_json(status, payload, control=True)
+        if route == CONTROL_PREFIX + "shutdown":
+            self.close_connection = True
+            self.server.stop_requested.set()
+
+
+def control_reset(server, _raw_body):
+    server.standin.reset()
+    return 200, {"ok": True}
+
+
+def control_fault(server, raw_body):
+    try:
+        fault = parse_fault(raw_body)
+    except FaultError as error:
+        return 400, {"ok": False, "error": str(error)}
+    return 200, {"ok": True, "queued": server.standin.queue_fault(fault)}
+
+
+def control_shutdown(_server, _raw_body):
+    return 200, {"ok": True}
+
+
+# control path -> (allowed methods, function(server, raw_body) -> (status, payload))
+CONTROL_ACTIONS = {
+    "reset": (("POST",), control_reset),
+    "fault": (("POST",), control_fault),
+    "shutdown": (("POST",), control_shutdown),
+    "requests": (("GET", "POST"), lambda server, _body: (200, server.standin.requests_answer())),
+    "stats": (("GET", "POST"), lambda server, _body: (200, server.standin.stats_answer())),
+    "state": (("GET", "POST"), lambda server, _body: (200, server.standin.state_answer())),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+def write_port_file(path, port):
+    """Write atomically, so a reader never sees a half-written number."""
+    temporary = "%s.tmp.%d" % (path, os.getpid())
+    with open(temporary, "w", encoding="ascii") as stream:
+        stream.write("%d\n" % port)
+    os.replace(temporary, path)
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(description="Velt REST API stand-in for tests.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--port-file", help="where to write the chosen port")
+    parser.add_argument("--api-key", required=True)
+    parser.add_argument("--auth-token", required=True)
+    parser.add_argument("--openapi", default=DEFAULT_OPENAPI,
+                        help="Velt's OpenAPI spec (default: %(default)s)")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    arguments = parse_arguments(argv)
+    validators = build_validators(load_openapi(arguments.openapi))
+    standin = StandIn(arguments.api_key, arguments.auth_token, validators)
+    server = StandInHTTPServer((arguments.host, arguments.port), standin, arguments.verbose)
+
+    # Signal handlers only raise a flag: setting an Event from a handler could deadlock on
+    # the Event's own lock if the signal lands while the main thread holds it.
+    signalled = []
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda signum, _frame: signalled.append(signum))
+
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                               name="standin-serve", daemon=True)
+    serving.start()
+    port = server.server_address[1]
+    if arguments.port_file:
+        write_port_file(arguments.port_file, port)
+    print(port, flush=True)
+
+    while not signalled and not server.stop_requested.wait(0.1):
+        pass
+    server.shutdown()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
