@@ -10,6 +10,9 @@ VELT_PYTHON=/usr/bin/python3
 # Throwaway credentials shared by the stand-in and the test cluster.
 VELT_TEST_API_KEY=${VELT_TEST_API_KEY:-standin-api-key}
 VELT_TEST_AUTH_TOKEN=${VELT_TEST_AUTH_TOKEN:-standin-auth-token}
+# Velt's published OpenAPI spec, against which the stand-in validates every
+# request body (the repository is checked out beside shared/).
+VELT_OPENAPI=${VELT_OPENAPI:-$VELT_ROOT/../shared/velt-api/openapi.yaml}
 
 VELT_PACKAGES="make gcc pkg-config curl ca-certificates postgresql-common
 postgresql-$VELT_PG_VERSION postgresql-server-dev-$VELT_PG_VERSION
@@ -55,7 +58,7 @@ velt_start_standin() {
 	rm -f "$port_file"
 	"$VELT_PYTHON" "$VELT_ROOT/test/standin/velt_standin.py" --port 0 \
 		--port-file "$port_file" --api-key "$VELT_TEST_API_KEY" \
-		--auth-token "$VELT_TEST_AUTH_TOKEN" >/dev/null &
+		--auth-token "$VELT_TEST_AUTH_TOKEN" --openapi "$VELT_OPENAPI" >/dev/null &
 	VELT_STANDIN_PID=$!
 	for i in $(seq 1 150); do
 		[ -s "$port_file" ] && break

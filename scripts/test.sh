@@ -5,6 +5,12 @@
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+if [ ! -f "$VELT_OPENAPI" ]; then
+	log "Velt's OpenAPI spec is missing at $VELT_OPENAPI (set VELT_OPENAPI):"
+	log "the tests need it to validate every request the extension sends"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 velt_install_packages || exit 1
 velt_build_install || exit 1
 
