@@ -15,8 +15,8 @@ log "running demo/demo.sql in a throwaway cluster"
 velt_in_cluster psql -X -q -f "$VELT_ROOT/demo/demo.sql" || exit 1
 
 log "what the Velt stand-in now holds"
-curl -s -m 10 "$VELT_STANDIN_URL/_standin/state" |
+curl -s -m 10 --noproxy '*' "$VELT_STANDIN_URL/_standin/state" |
 	"$VELT_PYTHON" -c 'import json, sys; print(json.dumps(json.load(sys.stdin), indent=2, sort_keys=True))'
 log "requests the stand-in received"
-curl -s -m 10 "$VELT_STANDIN_URL/_standin/stats"
+curl -s -m 10 --noproxy '*' "$VELT_STANDIN_URL/_standin/stats"
 echo

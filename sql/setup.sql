@@ -10,7 +10,7 @@ DECLARE
 	cmd text;
 	answer text;
 BEGIN
-	cmd := 'curl -s -S -m 20 -X ' || method || ' ' || quote_literal(url);
+	cmd := 'curl -s -S -m 20 --noproxy ''*'' -X ' || method || ' ' || quote_literal(url);
 	IF body IS NOT NULL THEN
 		cmd := cmd || ' -H ''Content-Type: application/json'' --data-binary '
 			|| '''' || replace(body::text, '''', '''"''"''') || '''';

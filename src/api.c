@@ -293,7 +293,8 @@ raise_malformed(const VeltExchange *ex, int batch, int nbatches,
 	ereport(ERROR,
 			(errcode(ERRCODE_PROTOCOL_VIOLATION),
 			 errmsg("Velt's answer is not shaped as documented: %s", what),
-			 errdetail_internal("%s", exchange_summary(ex, batch, nbatches))));
+			 errdetail_internal("%s", exchange_summary(ex, batch, nbatches)),
+			 batch > 1 ? errhint("%s", exchange_hint(ex, batch)) : 0));
 }
 
 /* {"data": {fixed members..., items_key: items[first .. first+count)}} */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * endpoints.c
- *		The catalog of Velt endpoints (REFERENCE.md part 2).
+ *		The catalog of Velt endpoints (Velt REST reference, shared/velt-api/REFERENCE.md part 2).
  *
  *-------------------------------------------------------------------------
  */

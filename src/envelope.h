@@ -4,7 +4,7 @@
  *		Reading Velt's answers: the envelope and the per-ID result map.
  *
  * Plain C on top of json-c, with no PostgreSQL dependency, so the parser
- * can be built and fuzzed on its own.
+ * can be built and tested (or fuzzed) outside the server.
  *
  *-------------------------------------------------------------------------
  */

@@ -3,7 +3,7 @@
  * errors.c
  *		SQLSTATEs for Velt's statuses and for transport failures.
  *
- * Velt names failures with gRPC status codes (REFERENCE.md 4.3-4.4).  The
+ * Velt names failures with gRPC status codes (shared/velt-api/REFERENCE.md 4.3-4.4).  The
  * table below is the one README.md documents; keep them together.
  *
  *-------------------------------------------------------------------------

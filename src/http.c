@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * http.c
- *		libcurl transport shared by the SQL functions and the worker.
+ *		libcurl transport, independent of SQL so any caller can share it.
  *
  * One easy handle and one multi handle live for the whole backend and are
  * reused for every request (curl_easy_reset between requests), so the

@@ -3,8 +3,8 @@
  * http.h
  *		HTTP transport: one POST to a URL with Velt's headers.
  *
- * This layer knows nothing of Velt's envelope or of SQL; the functions and
- * the background worker share it.  It never raises an error for a failed
+ * This layer knows nothing of Velt's envelope or of SQL, so the functions and
+ * a future background worker can share it.  It never raises an error for a failed
  * exchange (the caller decides whether to retry), only for interrupts and
  * out-of-memory.
  *

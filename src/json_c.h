@@ -7,7 +7,7 @@
  * json_object() declared in utils/fmgrprotos.h.  Inside the server, this
  * header reads fmgrprotos.h first with the function renamed, so both can
  * be used in one file.  It must come before utils/builtins.h (include it
- * right after postgres.h).  Outside the server (the fuzzer) it is just
+ * right after postgres.h).  Outside the server (a standalone test harness) it is just
  * json-c.
  *
  *-------------------------------------------------------------------------
