@@ -81,6 +81,12 @@ velt_stop_standin() {
 
 # Runs a command inside a throwaway cluster configured for the stand-in.
 velt_in_cluster() {
+	# a run killed half-way can leave pg_virtualenv's cluster behind, and
+	# the next pg_virtualenv would then refuse to create it
+	if [ "$(id -u)" -eq 0 ] && pg_lsclusters -h 2>/dev/null | grep -q "^$VELT_PG_VERSION regress "; then
+		log "removing a leftover $VELT_PG_VERSION/regress cluster"
+		pg_dropcluster --stop "$VELT_PG_VERSION" regress
+	fi
 	# requests to 127.0.0.1 must not be sent to a proxy from the environment
 	env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u all_proxy \
 		pg_virtualenv -v "$VELT_PG_VERSION" \
