@@ -71,11 +71,33 @@ velt_start_standin() {
 	log "stand-in listening at $VELT_STANDIN_URL"
 }
 
+# Starts a port where connecting hangs (test/blackhole.py) for the
+# connect-timeout test; sets VELT_BLACKHOLE_PID and VELT_BLACKHOLE_URL.
+velt_start_blackhole() {
+	local port_file i
+	port_file=$(mktemp)
+	rm -f "$port_file"
+	"$VELT_PYTHON" "$VELT_ROOT/test/blackhole.py" --port-file "$port_file" >/dev/null &
+	VELT_BLACKHOLE_PID=$!
+	for i in $(seq 1 100); do
+		[ -s "$port_file" ] && break
+		sleep 0.1
+	done
+	[ -s "$port_file" ] || { log "blackhole port did not start"; return 1; }
+	VELT_BLACKHOLE_URL="http://127.0.0.1:$(cat "$port_file")"
+	rm -f "$port_file"
+}
+
 velt_stop_standin() {
 	if [ -n "${VELT_STANDIN_PID:-}" ]; then
 		kill "$VELT_STANDIN_PID" 2>/dev/null
 		wait "$VELT_STANDIN_PID" 2>/dev/null
 		VELT_STANDIN_PID=
+	fi
+	if [ -n "${VELT_BLACKHOLE_PID:-}" ]; then
+		kill "$VELT_BLACKHOLE_PID" 2>/dev/null
+		wait "$VELT_BLACKHOLE_PID" 2>/dev/null
+		VELT_BLACKHOLE_PID=
 	fi
 }
 
@@ -95,5 +117,6 @@ velt_in_cluster() {
 		-o "velt.api_key=$VELT_TEST_API_KEY" \
 		-o "velt.auth_token=$VELT_TEST_AUTH_TOKEN" \
 		-o "velt.retry_max_delay_ms=2000" \
+		${VELT_BLACKHOLE_URL:+-o "regress.blackhole_url=$VELT_BLACKHOLE_URL"} \
 		"$@"
 }

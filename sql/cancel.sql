@@ -21,6 +21,14 @@ SELECT state, message ~ 'timed out after N milliseconds' AS timed_out, detail, h
 FROM try($$SELECT * FROM velt_add_users('acme', test_users('c3'))$$);
 RESET velt.timeout_ms;
 
+-- velt.connect_timeout_ms bounds connecting: a port where connect() hangs
+SELECT set_config('velt.base_url', current_setting('regress.blackhole_url'), false) IS NOT NULL AS set;
+SET velt.connect_timeout_ms = 200;
+SELECT state, message ~ 'Failed to connect .* after N ms: Timeout was reached' AS timed_out, detail, hint
+FROM try($$SELECT * FROM velt_add_users('acme', test_users('c4'))$$);
+RESET velt.connect_timeout_ms;
+RESET velt.base_url;
+
 -- pg_cancel_backend from another session (dblink runs the call in the background)
 SELECT standin_reset();
 SELECT standin_fault('{"delay_ms": 10000}');
