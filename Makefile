@@ -32,3 +32,7 @@ REGRESS_OPTS = --load-extension=dblink
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies; the headers are few, so any change
+# rebuilds every object rather than risk mixing struct layouts.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)

@@ -81,7 +81,7 @@ interruptible_sleep(long ms)
 
 void
 velt_exchange(const char *endpoint_path, const char *body, size_t body_len,
-			  VeltExchange *ex)
+			  int max_retries, VeltExchange *ex)
 {
 	StringInfoData url;
 	VeltHttpRequest req;
@@ -115,7 +115,7 @@ velt_exchange(const char *endpoint_path, const char *body, size_t body_len,
 
 		ex->attempts++;
 		velt_http_post(&req, &ex->http);
-		if (!velt_is_retryable(&ex->http) || ex->attempts > velt_max_retries)
+		if (!velt_is_retryable(&ex->http) || ex->attempts > max_retries)
 			break;
 		if (ex->http.retry_after_s >= 0 &&
 			ex->http.retry_after_s * 1000.0 > velt_retry_max_delay_ms)
@@ -280,21 +280,18 @@ velt_raise_exchange_error(const VeltExchange *ex, int batch, int nbatches)
 					 errdetail_internal("%s", detail),
 					 hint ? errhint("%s", hint) : 0));
 			break;
+		case VELT_ANSWER_MALFORMED:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("Velt's answer is not shaped as documented: %s",
+							ex->malformed_reason),
+					 errdetail_internal("%s", detail),
+					 hint ? errhint("%s", hint) : 0));
+			break;
 		case VELT_ANSWER_OK:
 			break;
 	}
 	elog(ERROR, "velt_raise_exchange_error called for a successful exchange");
-}
-
-static void
-raise_malformed(const VeltExchange *ex, int batch, int nbatches,
-				const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("Velt's answer is not shaped as documented: %s", what),
-			 errdetail_internal("%s", exchange_summary(ex, batch, nbatches)),
-			 batch > 1 ? errhint("%s", exchange_hint(ex, batch)) : 0));
 }
 
 /* {"data": {fixed members..., items_key: items[first .. first+count)}} */
@@ -324,19 +321,67 @@ build_body(const VeltCall *call, int first, int count)
 	return root;
 }
 
+/*
+ * Checks that every ID's result is shaped as documented, so that handing
+ * them out afterwards cannot fail half-way.
+ */
+static bool
+answer_is_well_formed(const VeltCall *call, VeltExchange *ex, int first, int count)
+{
+	json_object *data = ex->envelope.data;
+	VeltItemOutcome outcome;
+	char		reason[128];
+	int			i;
+
+	if (data != NULL && !json_object_is_type(data, json_type_object))
+	{
+		snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
+				 "\"result.data\" is a JSON %s, not a map of IDs",
+				 json_type_to_name(json_object_get_type(data)));
+		return false;
+	}
+	if (call->items == NULL)
+	{
+		if (data != NULL)
+		{
+			json_object_object_foreach(data, key, value)
+			{
+				(void) value;
+				if (!velt_item_outcome(data, key, &outcome, reason, sizeof(reason)))
+				{
+					snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
+							 "the result for ID \"%s\" is invalid: %s", key, reason);
+					return false;
+				}
+			}
+		}
+		return true;
+	}
+	for (i = first; i < first + count; i++)
+	{
+		if (!velt_item_outcome(data, call->ids[i], &outcome, reason, sizeof(reason)))
+		{
+			snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
+					 "the result for ID \"%s\" is invalid: %s", call->ids[i], reason);
+			return false;
+		}
+	}
+	return true;
+}
+
 static void
-emit_result(const VeltExchange *ex, int batch, int nbatches,
-			const char *id, VeltResultSink sink, void *sink_arg)
+emit_result(const VeltExchange *ex, int index, const char *id,
+			VeltResultSink sink, void *sink_arg)
 {
 	VeltItemOutcome outcome;
 	VeltItemResult result;
 	char		reason[128];
 
-	if (!velt_item_outcome(ex->envelope.data, id, &outcome, reason, sizeof(reason)))
-		raise_malformed(ex, batch, nbatches,
-						psprintf("the result for ID \"%s\" is invalid: %s", id, reason));
+	/* answer_is_well_formed has vouched for every ID */
+	(void) velt_item_outcome(ex->envelope.data, id, &outcome, reason, sizeof(reason));
 
 	memset(&result, 0, sizeof(result));
+	result.index = index;
 	result.id = id;
 	if (!outcome.present)
 	{
@@ -354,35 +399,42 @@ emit_result(const VeltExchange *ex, int batch, int nbatches,
 	sink(sink_arg, &result);
 }
 
-static void
-emit_results(const VeltCall *call, const VeltExchange *ex, int batch,
-			 int nbatches, int first, int count, VeltResultSink sink,
-			 void *sink_arg)
+bool
+velt_send_items(const VeltCall *call, int first, int count, int max_retries,
+				VeltExchange *ex, VeltResultSink sink, void *sink_arg)
 {
-	json_object *data = ex->envelope.data;
+	json_object *body = build_body(call, first, count);
+	size_t		body_len;
+	const char *body_text = velt_jsonc_text(body, &body_len);
 	int			i;
 
-	if (data != NULL && !json_object_is_type(data, json_type_object))
-		raise_malformed(ex, batch, nbatches,
-						psprintf("\"result.data\" is a JSON %s, not a map of IDs",
-								 json_type_to_name(json_object_get_type(data))));
+	velt_exchange(call->endpoint->path, body_text, body_len, max_retries, ex);
+	if (ex->kind != VELT_ANSWER_OK)
+		return false;
+	if (!answer_is_well_formed(call, ex, first, count))
+	{
+		ex->kind = VELT_ANSWER_MALFORMED;
+		return false;
+	}
 
 	if (call->items == NULL)
 	{
 		/* no IDs were sent (delete_all): report every ID Velt names */
-		if (data != NULL)
+		if (ex->envelope.data != NULL)
 		{
-			json_object_object_foreach(data, key, value)
+			int			index = 0;
+
+			json_object_object_foreach(ex->envelope.data, key, value)
 			{
 				(void) value;
-				emit_result(ex, batch, nbatches, key, sink, sink_arg);
+				emit_result(ex, index++, key, sink, sink_arg);
 			}
 		}
-		return;
+		return true;
 	}
-
 	for (i = first; i < first + count; i++)
-		emit_result(ex, batch, nbatches, call->ids[i], sink, sink_arg);
+		emit_result(ex, i, call->ids[i], sink, sink_arg);
+	return true;
 }
 
 void
@@ -403,15 +455,10 @@ velt_call_execute(const VeltCall *call, VeltResultSink sink, void *sink_arg)
 		int			first = batch * batch_size;
 		int			count = call->items ? Min(batch_size, call->nitems - first) : 0;
 		MemoryContext old = MemoryContextSwitchTo(batch_cxt);
-		json_object *body = build_body(call, first, count);
-		size_t		body_len;
-		const char *body_text = velt_jsonc_text(body, &body_len);
 		VeltExchange ex;
 
-		velt_exchange(call->endpoint->path, body_text, body_len, &ex);
-		if (ex.kind != VELT_ANSWER_OK)
+		if (!velt_send_items(call, first, count, velt_max_retries, &ex, sink, sink_arg))
 			velt_raise_exchange_error(&ex, batch + 1, nbatches);
-		emit_results(call, &ex, batch + 1, nbatches, first, count, sink, sink_arg);
 
 		MemoryContextSwitchTo(old);
 		/* releases this request's json-c objects and the parsed answer */

@@ -19,7 +19,9 @@ typedef enum VeltAnswerKind
 	VELT_ANSWER_OK,				/* 2xx with a result envelope */
 	VELT_ANSWER_TRANSPORT,		/* no HTTP answer at all */
 	VELT_ANSWER_ERROR,			/* error envelope, or a non-2xx status */
-	VELT_ANSWER_INVALID			/* 2xx that is not a Velt envelope */
+	VELT_ANSWER_INVALID,		/* 2xx that is not a Velt envelope */
+	VELT_ANSWER_MALFORMED		/* an envelope whose per-ID results are not
+								 * shaped as documented */
 } VeltAnswerKind;
 
 /* One request and everything learned from its attempts. */
@@ -32,11 +34,13 @@ typedef struct VeltExchange
 	bool		retry_after_too_long;	/* stopped: Retry-After above the cap */
 	VeltHttpResponse http;		/* the last attempt */
 	VeltEnvelope envelope;		/* root owned by CurrentMemoryContext */
+	char		malformed_reason[200];	/* for VELT_ANSWER_MALFORMED */
 } VeltExchange;
 
 /* The outcome for one ID, as handed to a result sink. */
 typedef struct VeltItemResult
 {
+	int			index;			/* the item's position in the call */
 	const char *id;
 	int			success;		/* 1 true, 0 false, -1 unknown (NULL) */
 	const char *velt_id;
@@ -53,11 +57,21 @@ typedef void (*VeltResultSink) (void *arg, const VeltItemResult *result);
  * exchange: ex->kind says what happened.
  */
 extern void velt_exchange(const char *endpoint_path, const char *body,
-						  size_t body_len, VeltExchange *ex);
+						  size_t body_len, int max_retries, VeltExchange *ex);
 
 /* Raises the ERROR that describes a failed exchange. */
 extern void velt_raise_exchange_error(const VeltExchange *ex, int batch,
 									  int nbatches) pg_attribute_noreturn();
+
+/*
+ * Sends items [first, first + count) of a call in one request (retrying up
+ * to max_retries times).  On success hands every ID's outcome to sink and
+ * returns true; otherwise returns false with ex describing the failure and
+ * raises nothing.
+ */
+extern bool velt_send_items(const VeltCall *call, int first, int count,
+							int max_retries, VeltExchange *ex,
+							VeltResultSink sink, void *sink_arg);
 
 /*
  * Runs a call: splits its items into batches of velt.batch_size, sends
