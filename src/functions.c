@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * functions.c
- *		The SQL-callable functions: one line per endpoint.
+ *		The SQL-callable functions: one line per endpoint and mode.
  *
- * Each returns TABLE(id, success, velt_id, message, result), one row per
- * ID in input order, through a materialized tuplestore.
+ * A synchronous call returns TABLE(id, success, velt_id, message, result),
+ * one row per ID in input order, through a materialized tuplestore; an
+ * enqueue validates the same arguments and returns the operation's id.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,11 +14,13 @@
 #include "json_c.h"
 
 #include "fmgr.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 
 #include "api.h"
 #include "endpoints.h"
+#include "outbox.h"
 #include "request.h"
 
 #define RESULT_COLUMNS 5
@@ -62,3 +65,58 @@ VELT_SQL_CALL(velt_delete_users, VELT_EP_DELETE_USERS)
 VELT_SQL_CALL(velt_add_user_groups, VELT_EP_ADD_USER_GROUPS)
 VELT_SQL_CALL(velt_add_users_to_group, VELT_EP_ADD_USERS_TO_GROUP)
 VELT_SQL_CALL(velt_delete_users_from_group, VELT_EP_DELETE_USERS_FROM_GROUP)
+
+static Datum
+enqueue_endpoint(FunctionCallInfo fcinfo, VeltEndpointId endpoint)
+{
+	VeltCall	call;
+
+	velt_call_from_args(fcinfo, &velt_endpoints[endpoint], &call);
+	PG_RETURN_INT64(velt_outbox_enqueue(&call));
+}
+
+#define VELT_SQL_ENQUEUE(sql_name, endpoint) \
+	PG_FUNCTION_INFO_V1(sql_name); \
+	Datum sql_name(PG_FUNCTION_ARGS) { return enqueue_endpoint(fcinfo, endpoint); }
+
+VELT_SQL_ENQUEUE(velt_enqueue_add_users, VELT_EP_ADD_USERS)
+VELT_SQL_ENQUEUE(velt_enqueue_delete_users, VELT_EP_DELETE_USERS)
+VELT_SQL_ENQUEUE(velt_enqueue_add_user_groups, VELT_EP_ADD_USER_GROUPS)
+VELT_SQL_ENQUEUE(velt_enqueue_add_users_to_group, VELT_EP_ADD_USERS_TO_GROUP)
+VELT_SQL_ENQUEUE(velt_enqueue_delete_users_from_group, VELT_EP_DELETE_USERS_FROM_GROUP)
+
+PG_FUNCTION_INFO_V1(velt_process_outbox);
+
+/* One summary row: requests, delivered, failed, retried, seconds. */
+Datum
+velt_process_outbox(PG_FUNCTION_ARGS)
+{
+	int			max_items = PG_ARGISNULL(0) ? 10000 : PG_GETARG_INT32(0);
+	double		max_seconds = PG_ARGISNULL(1) ? 30 : PG_GETARG_FLOAT8(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	VeltDrainSummary summary;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (max_items < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_items must be at least 1")));
+	if (!(max_seconds > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_seconds must be greater than 0")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	SPI_connect();
+	velt_outbox_drain(max_items, max_seconds, &summary);
+	SPI_finish();
+
+	values[0] = Int32GetDatum(summary.requests);
+	values[1] = Int64GetDatum(summary.delivered);
+	values[2] = Int64GetDatum(summary.failed);
+	values[3] = Int64GetDatum(summary.retried);
+	values[4] = Float8GetDatum(summary.seconds);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}

@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 
+#include "outbox.h"
 #include "settings.h"
 
 PG_MODULE_MAGIC;
@@ -24,4 +25,5 @@ void
 _PG_init(void)
 {
 	velt_define_settings();
+	velt_outbox_register_wakeup();
 }

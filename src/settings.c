@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <limits.h>
 
 #include "utils/guc.h"
 
@@ -29,6 +30,9 @@ int			velt_connect_timeout_ms = 5000;
 int			velt_max_retries = 3;
 int			velt_retry_max_delay_ms = 10000;
 int			velt_batch_size = 500;
+int			velt_max_attempts = 10;
+int			velt_outbox_retry_max_delay_ms = 600000;
+int			velt_result_retention_s = 7 * 24 * 3600;
 
 static const struct config_enum_entry api_version_options[] = {
 	{"v1", VELT_API_V1, false},
@@ -213,6 +217,33 @@ velt_define_settings(void)
 							500, 1, 100000,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("velt.max_attempts",
+							"Attempts at an outbox operation before it is dead-lettered.",
+							NULL,
+							&velt_max_attempts,
+							10, 1, 1000,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("velt.outbox_retry_max_delay_ms",
+							"Longest backoff before an outbox operation is tried again.",
+							NULL,
+							&velt_outbox_retry_max_delay_ms,
+							600000, 0, 24 * 3600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("velt.result_retention",
+							"How long per-ID outcomes are kept in velt_results.",
+							NULL,
+							&velt_result_retention_s,
+							7 * 24 * 3600, 0, INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("velt");

@@ -1,0 +1,183 @@
+-- The outbox: nothing before COMMIT, nothing after ROLLBACK, coalescing,
+-- commit order per ID, retries with Retry-After, dead letters and redrive.
+SELECT standin_reset();
+SET velt.max_retries = 0;
+
+CREATE FUNCTION drain(max_items int DEFAULT 10000)
+RETURNS TABLE(requests int, delivered bigint, failed bigint, retried bigint)
+LANGUAGE sql AS $$
+	SELECT requests, delivered, failed, retried FROM velt_process_outbox(max_items, 30)
+$$;
+-- makes every pending operation due now (instead of waiting for its backoff)
+CREATE FUNCTION make_due() RETURNS void LANGUAGE sql AS $$
+	UPDATE velt.outbox SET next_attempt_at = clock_timestamp() WHERE state = 'pending'
+$$;
+
+-- ROLLBACK: nothing is ever sent
+BEGIN;
+SELECT velt_enqueue_add_users('oxo', test_users('rb1')) > 0 AS enqueued;
+SELECT count(*) AS visible_in_own_transaction FROM velt.outbox;
+ROLLBACK;
+SELECT * FROM drain();
+SELECT count(*) AS outbox_rows FROM velt.outbox;
+SELECT standin_stats()->'requests' AS requests_sent;
+
+-- nothing is sent before COMMIT, even by a drain in another session
+BEGIN;
+SELECT velt_enqueue_add_users('oxo', test_users('c1')) > 0 AS enqueued;
+SELECT * FROM dblink('dbname=' || current_database() || ' port=' || current_setting('port'),
+	'SELECT requests FROM velt_process_outbox()') AS t(requests int);
+COMMIT;
+SELECT standin_stats()->'requests' AS requests_before_drain;
+SELECT * FROM drain();
+SELECT standin_state()->'oxo'->'users' ? 'c1' AS delivered;
+
+-- coalescing: many transactions, one request per endpoint and target
+SELECT standin_reset();
+SELECT count(velt_enqueue_add_users('oxo', test_users('a' || i))) AS enqueued FROM generate_series(1, 5) AS i;
+SELECT velt_enqueue_add_users('oxo', test_users('a6', 'a7')) > 0 AS enqueued;
+SELECT velt_enqueue_add_users('other', test_users('o1')) > 0 AS enqueued;
+SELECT velt_enqueue_add_users('oxo', test_users('d1'), document => 'doc') > 0 AS enqueued;
+SELECT velt_enqueue_add_user_groups('oxo', '[{"groupId": "g1"}]') > 0 AS enqueued;
+SELECT * FROM drain();
+SELECT path, body->'data'->>'organizationId' AS org, body->'data'->>'documentId' AS doc,
+	   jsonb_array_length(COALESCE(body->'data'->'users', body->'data'->'organizationUserGroups')) AS items
+FROM standin_requests() ORDER BY seq;
+
+-- velt.batch_size bounds each coalesced request
+SELECT standin_reset();
+SET velt.batch_size = 2;
+SELECT count(velt_enqueue_add_users('oxo', test_users('b' || i))) AS enqueued FROM generate_series(1, 5) AS i;
+SELECT * FROM drain();
+SELECT seq, jsonb_array_length(body->'data'->'users') AS users FROM standin_requests() ORDER BY seq;
+RESET velt.batch_size;
+
+-- order per ID: add, remove, add again within and across transactions
+SELECT standin_reset();
+BEGIN;
+SELECT velt_enqueue_add_users('oxo', test_users('p1', 'p2')) > 0 AS enqueued;
+SELECT velt_enqueue_delete_users('oxo', ARRAY['p1']) > 0 AS enqueued;
+COMMIT;
+SELECT velt_enqueue_add_users('oxo', test_users('p3')) > 0 AS enqueued;
+SELECT velt_enqueue_delete_users('oxo', ARRAY['p2', 'p3']) > 0 AS enqueued;
+SELECT velt_enqueue_add_users('oxo', test_users('p2')) > 0 AS enqueued;
+SELECT * FROM drain();
+SELECT seq, path, COALESCE(body->'data'->'users', body->'data'->'userIds') AS items
+FROM standin_requests() ORDER BY seq;
+SELECT u AS user_id, standin_state()->'oxo'->'users' ? u AS present
+FROM unnest(ARRAY['p1', 'p2', 'p3']) AS u;
+
+-- commit order, not begin order: the earlier transaction commits last
+SELECT standin_reset();
+SELECT dblink_connect('bg', 'dbname=' || current_database() || ' port=' || current_setting('port'));
+SELECT dblink_exec('bg', 'BEGIN');
+SELECT * FROM dblink('bg', $$SELECT velt_enqueue_add_users('oxo', '[{"userId": "w1", "name": "W", "email": "w@example.test"}]') > 0$$) AS t(enqueued boolean);
+SELECT velt_enqueue_delete_users('oxo', ARRAY['w1']) > 0 AS enqueued_later_committed_first;
+SELECT dblink_exec('bg', 'COMMIT');
+SELECT dblink_disconnect('bg');
+SELECT * FROM drain();
+SELECT seq, path FROM standin_requests() ORDER BY seq;
+SELECT standin_state()->'oxo'->'users' ? 'w1' AS w1_present;
+
+-- per-ID outcomes land in velt_results
+SELECT standin_reset();
+SELECT velt_enqueue_delete_users('oxo', ARRAY['a1', 'nobody']) AS op \gset
+SELECT * FROM drain();
+SELECT operation_id = :op AS same_op, endpoint, id, success, message, attempts, last_error
+FROM velt_results WHERE operation_id = :op ORDER BY id;
+
+-- 429 with Retry-After: retried later, still batched together
+SELECT standin_reset();
+SELECT standin_fault('{"status": 429, "retry_after": "2"}');
+SELECT velt_enqueue_add_users('oxo', test_users('r1')) > 0 AS enqueued;
+SELECT velt_enqueue_add_users('oxo', test_users('r2')) > 0 AS enqueued;
+SELECT * FROM drain();
+SELECT endpoint, state, operations, items FROM velt_outbox_status;
+SELECT bool_and(next_attempt_at >= clock_timestamp() + interval '1.5 s') AS honours_retry_after,
+	   min(attempts) AS attempts, min(last_error) AS last_error
+FROM velt.outbox;
+SELECT * FROM drain();
+SELECT make_due();
+SELECT * FROM drain();
+SELECT seq, status, jsonb_array_length(body->'data'->'users') AS users FROM standin_requests() ORDER BY seq;
+
+-- 5xx and transport failures are retried too
+SELECT standin_reset();
+SELECT standin_fault('{"status": 503}');
+SELECT velt_enqueue_add_users('oxo', test_users('s1')) > 0 AS enqueued;
+SELECT * FROM drain();
+SELECT make_due();
+SELECT standin_fault('{"drop": true, "count": 2}');
+SELECT * FROM drain();
+SELECT make_due();
+SELECT * FROM drain();
+SELECT count(*) AS pending FROM velt.outbox;
+
+-- after velt.max_attempts an operation is dead-lettered; redrive puts it back
+SELECT standin_reset();
+SET velt.max_attempts = 2;
+SELECT standin_fault('{"status": 503, "count": 2}');
+SELECT velt_enqueue_add_users('oxo', test_users('x1')) AS op \gset
+SELECT * FROM drain();
+SELECT make_due();
+SELECT * FROM drain();
+SELECT endpoint, state, operations, items FROM velt_outbox_status;
+SELECT id, success, message, attempts, last_error FROM velt_results WHERE operation_id = :op;
+SELECT velt_retry_failed() AS redriven;
+SELECT * FROM drain();
+SELECT id, success, message, attempts FROM velt_results WHERE operation_id = :op;
+SELECT count(*) AS left_in_outbox FROM velt.outbox;
+RESET velt.max_attempts;
+
+-- other 4xx answers are final ("rejected") and only redriven on request
+SELECT standin_reset();
+SELECT standin_fault('{"status": 400, "message": "Bad organization."}');
+SELECT velt_enqueue_add_users('oxo', test_users('q1')) AS op \gset
+SELECT * FROM drain();
+SELECT endpoint, state, operations FROM velt_outbox_status;
+SELECT velt_retry_failed() AS redriven_without_flag;
+SELECT velt_retry_failed(include_rejected => true) AS redriven;
+SELECT * FROM drain();
+SELECT id, success FROM velt_results WHERE operation_id = :op;
+
+-- bounded: max_items
+SELECT standin_reset();
+SELECT count(velt_enqueue_add_users('oxo', test_users('m' || i))) AS enqueued FROM generate_series(1, 5) AS i;
+SELECT * FROM drain(2);
+SELECT count(*) AS still_pending FROM velt.outbox;
+SELECT * FROM drain();
+SELECT * FROM try($$SELECT * FROM velt_process_outbox(0)$$);
+SELECT * FROM try($$SELECT * FROM velt_process_outbox(10, 0)$$);
+
+-- enqueue validates like the synchronous functions and writes nothing on error
+SELECT * FROM try($$SELECT velt_enqueue_add_users('oxo', '[{"userId": "a"}, {"userId": "a"}]')$$);
+SELECT * FROM try($$SELECT velt_enqueue_delete_users_from_group('oxo', 'g', ARRAY['a'], delete_all => true)$$);
+SELECT * FROM try($$SELECT velt_enqueue_add_users(NULL, test_users('a'))$$);
+SELECT count(*) AS outbox_rows FROM velt.outbox;
+
+-- group membership and delete_all through the outbox
+SELECT standin_reset();
+SELECT velt_enqueue_add_users('grp', test_users('g1', 'g2')) > 0 AS enqueued;
+SELECT velt_enqueue_add_user_groups('grp', '[{"groupId": "team"}]') > 0 AS enqueued;
+SELECT velt_enqueue_add_users_to_group('grp', 'team', ARRAY['g1', 'g2']) > 0 AS enqueued;
+SELECT velt_enqueue_delete_users_from_group('grp', 'team', delete_all => true) > 0 AS enqueued;
+SELECT velt_enqueue_add_users_to_group('grp', 'team', ARRAY['g2']) > 0 AS enqueued;
+SELECT * FROM drain();
+SELECT seq, path FROM standin_requests() ORDER BY seq;
+SELECT standin_state()->'grp'->'groups'->'team'->'members' AS members;
+
+-- privileges: internal tables and views are not readable by PUBLIC; a
+-- granted role can enqueue but not read the queue
+CREATE ROLE velt_writer NOLOGIN;
+GRANT EXECUTE ON FUNCTION velt_enqueue_add_users(text, jsonb, text, text, jsonb) TO velt_writer;
+SET ROLE velt_writer;
+SELECT velt_enqueue_add_users('oxo', test_users('priv1')) > 0 AS enqueued;
+SELECT * FROM try($$SELECT * FROM velt.outbox$$);
+SELECT * FROM try($$SELECT * FROM velt_results$$);
+SELECT * FROM try($$SELECT * FROM velt_outbox_status$$);
+SELECT * FROM try($$SELECT * FROM velt_process_outbox()$$);
+SELECT * FROM try($$SELECT velt_retry_failed()$$);
+RESET ROLE;
+SELECT * FROM drain();
+REVOKE EXECUTE ON FUNCTION velt_enqueue_add_users(text, jsonb, text, text, jsonb) FROM velt_writer;
+DROP ROLE velt_writer;
