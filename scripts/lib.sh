@@ -117,6 +117,7 @@ velt_in_cluster() {
 		-o "velt.api_key=$VELT_TEST_API_KEY" \
 		-o "velt.auth_token=$VELT_TEST_AUTH_TOKEN" \
 		-o "velt.retry_max_delay_ms=2000" \
+		-o "velt.database=velt_worker" \
 		${VELT_BLACKHOLE_URL:+-o "regress.blackhole_url=$VELT_BLACKHOLE_URL"} \
 		"$@"
 }

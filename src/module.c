@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * module.c
- *		Module entry point: defines velt's settings.
+ *		Module entry point: settings, the commit-time wake-up and, when
+ *		preloaded, the outbox worker.
  *
  * velt should be in shared_preload_libraries: a setting found in
  * postgresql.conf before the module is loaded exists only as a placeholder,
@@ -13,9 +14,11 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 
 #include "outbox.h"
 #include "settings.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -26,4 +29,8 @@ _PG_init(void)
 {
 	velt_define_settings();
 	velt_outbox_register_wakeup();
+	if (process_shared_preload_libraries_in_progress)
+		velt_worker_register();
+	/* after every velt.* setting is defined: refuse unknown ones */
+	MarkGUCPrefixReserved("velt");
 }

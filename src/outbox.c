@@ -194,6 +194,7 @@ typedef struct OutboxOp
 	int			attempts;
 	Datum		enqueued_at;
 	OpOutcome	outcome;
+	bool		started;		/* a request carried some of its items */
 	int			pieces_left;	/* pieces not yet answered */
 	long		retry_after_s;
 	char	   *last_error;
@@ -685,6 +686,8 @@ send_batch(Drain *drain, Batch *batch, VeltDrainSummary *summary)
 		call.nitems = n;
 	}
 
+	foreach(lc, batch->pieces)
+		drain->ops[((Piece *) lfirst(lc))->op].started = true;
 	summary->requests++;
 	if (!velt_send_items(&call, 0, call.nitems, 0, &ex, record_result, &sink))
 	{
@@ -700,6 +703,19 @@ send_batch(Drain *drain, Batch *batch, VeltDrainSummary *summary)
 		if (op->outcome == OP_UNSENT && op->pieces_left == 0)
 			op->outcome = OP_DELIVERED;
 	}
+}
+
+static bool
+batch_finishes_started_op(const Drain *drain, const Batch *batch)
+{
+	ListCell   *lc;
+
+	foreach(lc, batch->pieces)
+	{
+		if (drain->ops[((Piece *) lfirst(lc))->op].started)
+			return true;
+	}
+	return false;
 }
 
 static long
@@ -922,17 +938,23 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 				INSTR_TIME_SUBTRACT(now, start);
 				if (INSTR_TIME_GET_DOUBLE(now) >= max_seconds)
 				{
+					/*
+					 * Out of time: send only what finishes operations already
+					 * under way, so none is left half-delivered.
+					 */
 					out_of_time = true;
-					MemoryContextSwitchTo(outer);
-					break;
+					if (!batch_finishes_started_op(&drain, batch))
+					{
+						MemoryContextSwitchTo(outer);
+						MemoryContextDelete(batch_cxt);
+						continue;
+					}
 				}
 				send_batch(&drain, batch, summary);
 				MemoryContextSwitchTo(outer);
 				/* the per-ID rows were copied into the drain context */
 				MemoryContextDelete(batch_cxt);
 			}
-			if (out_of_time)
-				break;
 		}
 		settle(&drain, summary);
 		MemoryContextSwitchTo(old);

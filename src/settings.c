@@ -245,8 +245,6 @@ velt_define_settings(void)
 							PGC_USERSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
-
-	MarkGUCPrefixReserved("velt");
 }
 
 const char *

@@ -1,0 +1,241 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		The background worker that drains the outbox.
+ *
+ * With velt in shared_preload_libraries, one worker connects to the
+ * database named by velt.database and delivers its outbox.  A transaction
+ * that enqueued sets the worker's latch as it commits, so delivery starts
+ * at once rather than at the next poll; without work the worker sleeps
+ * until the next retry is due (or velt.worker_idle_ms).  Each round is its
+ * own transaction: an error (Velt unreachable, missing credentials) is
+ * logged, the transaction rolled back, and the worker carries on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "outbox.h"
+#include "worker.h"
+
+PGDLLEXPORT void velt_worker_main(Datum arg);
+
+typedef struct VeltShared
+{
+	/* the worker's latch, or NULL while no worker runs */
+	Latch	   *worker_latch;
+} VeltShared;
+
+static VeltShared *shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static char *velt_database = NULL;
+static int	velt_worker_idle_ms = 10000;
+
+/* How long the worker waits after a failed round. */
+#define VELT_WORKER_ERROR_PAUSE_MS 5000
+/* Bounds of one round, so settings reloads and shutdown are noticed. */
+#define VELT_WORKER_ROUND_ITEMS 10000
+#define VELT_WORKER_ROUND_SECONDS 10.0
+
+static void
+velt_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(VeltShared)));
+}
+
+static void
+velt_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("velt", sizeof(VeltShared), &found);
+	if (!found)
+		shared->worker_latch = NULL;
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Called at COMMIT of a transaction that enqueued. */
+static void
+wake_worker(void)
+{
+	Latch	   *latch;
+
+	if (shared == NULL)
+		return;
+	latch = shared->worker_latch;
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+static void
+forget_latch(int code, Datum arg)
+{
+	if (shared)
+		shared->worker_latch = NULL;
+}
+
+void
+velt_worker_register(void)
+{
+	BackgroundWorker worker;
+
+	DefineCustomStringVariable("velt.database",
+							   "Database whose outbox the velt background worker delivers.",
+							   NULL,
+							   &velt_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("velt.worker_idle_ms",
+							"Longest sleep of the velt worker when it has nothing to do.",
+							NULL,
+							&velt_worker_idle_ms,
+							10000, 10, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = velt_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = velt_shmem_startup;
+	velt_wake_worker_hook = wake_worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "velt");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "velt_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "velt outbox worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "velt outbox worker");
+	RegisterBackgroundWorker(&worker);
+}
+
+static bool
+extension_installed(void)
+{
+	int			rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'velt'",
+								 true, 1);
+
+	return rc == SPI_OK_SELECT && SPI_processed == 1;
+}
+
+/*
+ * One round in its own transaction.  Returns how long to sleep before the
+ * next one (0: more work is due now).
+ */
+static long
+deliver_round(void)
+{
+	VeltDrainSummary summary;
+	long		sleep_ms = velt_worker_idle_ms;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "velt: delivering the outbox");
+
+	if (extension_installed())
+	{
+		velt_outbox_drain(VELT_WORKER_ROUND_ITEMS, VELT_WORKER_ROUND_SECONDS, &summary);
+		if (summary.delivered + summary.failed > 0)
+			sleep_ms = 0;		/* it made progress: there may be more */
+		else if (summary.next_due != 0)
+		{
+			long		secs;
+			int			usecs;
+
+			TimestampDifference(GetCurrentTimestamp(), summary.next_due, &secs, &usecs);
+			sleep_ms = Min(sleep_ms, secs * 1000 + usecs / 1000 + 1);
+		}
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return sleep_ms;
+}
+
+void
+velt_worker_main(Datum arg)
+{
+	MemoryContext worker_cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(velt_database, NULL, 0);
+
+	shared->worker_latch = MyLatch;
+	on_shmem_exit(forget_latch, (Datum) 0);
+	pgstat_report_appname("velt outbox worker");
+	ereport(LOG,
+			(errmsg("velt outbox worker started for database \"%s\"", velt_database)));
+
+	worker_cxt = AllocSetContextCreate(TopMemoryContext, "velt worker",
+									   ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		volatile long sleep_ms = velt_worker_idle_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		MemoryContextSwitchTo(worker_cxt);
+		PG_TRY();
+		{
+			sleep_ms = deliver_round();
+		}
+		PG_CATCH();
+		{
+			/* report, roll back, and carry on after a pause */
+			MemoryContextSwitchTo(worker_cxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			sleep_ms = VELT_WORKER_ERROR_PAUSE_MS;
+		}
+		PG_END_TRY();
+		MemoryContextReset(worker_cxt);
+
+		if (sleep_ms > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 sleep_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
+	}
+}
