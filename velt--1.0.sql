@@ -251,3 +251,252 @@ REVOKE ALL ON FUNCTION velt_enqueue_add_users_to_group(text, text, text[], jsonb
 REVOKE ALL ON FUNCTION velt_enqueue_delete_users_from_group(text, text, text[], boolean, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_process_outbox(integer, double precision) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_retry_failed(text, boolean) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- Ready-made trigger functions that feed the outbox.
+-- Arguments name the columns as key=column pairs, for example
+--   EXECUTE FUNCTION velt_users_trigger('organization=org_id', 'user_id=id',
+--                                       'name=full_name', 'email=email')
+-- They work FOR EACH ROW and FOR EACH STATEMENT with transition tables.
+-- ---------------------------------------------------------------------
+
+-- Reads the key=column arguments of a velt trigger and checks them against
+-- the table: unknown keys, missing required keys, columns that do not exist
+-- or have a type that cannot name an ID or text are refused.
+CREATE FUNCTION velt.trigger_columns(
+	trigger_function text, relid oid, args text[],
+	required text[], optional text[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
+DECLARE
+	arg text;
+	key text;
+	col text;
+	typ regtype;
+	mapping jsonb := '{}';
+	allowed_types regtype[] := ARRAY['text', 'character varying', 'character', 'name',
+									 'uuid', 'smallint', 'integer', 'bigint']::regtype[];
+BEGIN
+	FOREACH arg IN ARRAY COALESCE(args, '{}') LOOP
+		key := split_part(arg, '=', 1);
+		col := substr(arg, length(key) + 2);
+		IF position('=' IN arg) = 0 OR col = '' THEN
+			RAISE EXCEPTION '%: argument "%" is not key=column', trigger_function, arg
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Keys: %s.', array_to_string(required || optional, ', '));
+		END IF;
+		IF NOT key = ANY (required || optional) THEN
+			RAISE EXCEPTION '%: unknown key "%"', trigger_function, key
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Keys: %s.', array_to_string(required || optional, ', '));
+		END IF;
+		SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
+		WHERE a.attrelid = relid AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION '%: column "%" (for %) does not exist in table %',
+				trigger_function, col, key, relid::regclass
+				USING ERRCODE = 'undefined_column';
+		END IF;
+		IF NOT typ = ANY (allowed_types) AND typ::text <> 'citext' THEN
+			RAISE EXCEPTION '%: column "%" (for %) of table % has type %, which cannot be sent to Velt',
+				trigger_function, col, key, relid::regclass, typ
+				USING ERRCODE = 'datatype_mismatch',
+					  HINT = 'Use a text, integer or uuid column.';
+		END IF;
+		mapping := mapping || jsonb_build_object(key, col);
+	END LOOP;
+	FOREACH key IN ARRAY required LOOP
+		IF NOT mapping ? key THEN
+			RAISE EXCEPTION '%: no column given for %', trigger_function, key
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Pass ''%s=<column>'' in EXECUTE FUNCTION %s(...).', key, trigger_function);
+		END IF;
+	END LOOP;
+	RETURN mapping;
+END $$;
+
+-- The transition tables of the firing trigger, by name.
+CREATE FUNCTION velt.transition_tables(relid oid, trigger_name name,
+									   OUT new_table text, OUT old_table text)
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+	SELECT tgnewtable::text, tgoldtable::text FROM pg_trigger
+	WHERE tgrelid = relid AND tgname = trigger_name
+$$;
+
+-- "column::text" for a mapped key, or "NULL::text".
+CREATE FUNCTION velt.column_expr(mapping jsonb, key text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
+	SELECT CASE WHEN mapping ? key THEN quote_ident(mapping->>key) || '::text' ELSE 'NULL::text' END
+$$;
+
+CREATE FUNCTION velt_users_trigger() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+	m jsonb := velt.trigger_columns('velt_users_trigger', TG_RELID, TG_ARGV,
+		ARRAY['organization', 'user_id'],
+		ARRAY['name', 'email', 'document', 'folder', 'photo_url', 'role']);
+	tt record;
+	r record;
+	rowdata jsonb;
+	user_query text;
+BEGIN
+	IF TG_LEVEL = 'ROW' THEN
+		IF TG_OP IN ('UPDATE', 'DELETE') THEN
+			rowdata := to_jsonb(OLD);
+			IF TG_OP = 'DELETE' OR
+			   (rowdata->>(m->>'organization'), rowdata->>(m->>'user_id'),
+				rowdata->>(m->>'document'), rowdata->>(m->>'folder'))
+			   IS DISTINCT FROM
+			   (to_jsonb(NEW)->>(m->>'organization'), to_jsonb(NEW)->>(m->>'user_id'),
+				to_jsonb(NEW)->>(m->>'document'), to_jsonb(NEW)->>(m->>'folder')) THEN
+				PERFORM @extschema@.velt_enqueue_delete_users(
+					rowdata->>(m->>'organization'), ARRAY[rowdata->>(m->>'user_id')],
+					rowdata->>(m->>'document'), rowdata->>(m->>'folder'));
+			END IF;
+		END IF;
+		IF TG_OP IN ('INSERT', 'UPDATE') THEN
+			rowdata := to_jsonb(NEW);
+			PERFORM @extschema@.velt_enqueue_add_users(
+				rowdata->>(m->>'organization'),
+				jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+					'userId', rowdata->>(m->>'user_id'),
+					'name', rowdata->>(m->>'name'),
+					'email', rowdata->>(m->>'email'),
+					'photoUrl', rowdata->>(m->>'photo_url'),
+					'accessRole', rowdata->>(m->>'role')))),
+				rowdata->>(m->>'document'), rowdata->>(m->>'folder'));
+		END IF;
+		RETURN NULL;
+	END IF;
+
+	-- FOR EACH STATEMENT: one operation per organization (and document or folder)
+	tt := velt.transition_tables(TG_RELID, TG_NAME);
+	IF (TG_OP IN ('INSERT', 'UPDATE') AND tt.new_table IS NULL) OR
+	   (TG_OP IN ('UPDATE', 'DELETE') AND tt.old_table IS NULL) THEN
+		RAISE EXCEPTION 'velt_users_trigger FOR EACH STATEMENT needs its transition tables'
+			USING ERRCODE = 'invalid_object_definition',
+				  HINT = 'Declare REFERENCING NEW TABLE AS ... (INSERT, UPDATE) and OLD TABLE AS ... (UPDATE, DELETE).';
+	END IF;
+	user_query := format('SELECT %s AS org, %s AS uid, %s AS doc, %s AS folder, %s AS name, '
+						 '%s AS email, %s AS photo, %s AS role FROM %%I',
+		velt.column_expr(m, 'organization'), velt.column_expr(m, 'user_id'),
+		velt.column_expr(m, 'document'), velt.column_expr(m, 'folder'),
+		velt.column_expr(m, 'name'), velt.column_expr(m, 'email'),
+		velt.column_expr(m, 'photo_url'), velt.column_expr(m, 'role'));
+
+	IF TG_OP = 'UPDATE' THEN
+		-- users that left a scope (another organization, document or folder)
+		FOR r IN EXECUTE format(
+			'SELECT org, doc, folder, array_agg(DISTINCT uid ORDER BY uid) AS ids FROM ('
+			'  SELECT org, uid, doc, folder FROM (' || user_query || ') o'
+			'  EXCEPT SELECT org, uid, doc, folder FROM (' || user_query || ') n'
+			') gone GROUP BY org, doc, folder', tt.old_table, tt.new_table)
+		LOOP
+			PERFORM @extschema@.velt_enqueue_delete_users(r.org, r.ids, r.doc, r.folder);
+		END LOOP;
+	ELSIF TG_OP = 'DELETE' THEN
+		FOR r IN EXECUTE format(
+			'SELECT org, doc, folder, array_agg(DISTINCT uid ORDER BY uid) AS ids '
+			'FROM (' || user_query || ') o GROUP BY org, doc, folder', tt.old_table)
+		LOOP
+			PERFORM @extschema@.velt_enqueue_delete_users(r.org, r.ids, r.doc, r.folder);
+		END LOOP;
+		RETURN NULL;
+	END IF;
+
+	FOR r IN EXECUTE format(
+		'SELECT org, doc, folder, jsonb_agg(jsonb_strip_nulls(jsonb_build_object('
+		'  ''userId'', uid, ''name'', name, ''email'', email, ''photoUrl'', photo, '
+		'  ''accessRole'', role)) ORDER BY uid) AS users '
+		'FROM (SELECT DISTINCT ON (org, doc, folder, uid) * FROM (' || user_query || ') n '
+		'      ORDER BY org, doc, folder, uid) d '
+		'GROUP BY org, doc, folder', tt.new_table)
+	LOOP
+		PERFORM @extschema@.velt_enqueue_add_users(r.org, r.users, r.doc, r.folder);
+	END LOOP;
+	RETURN NULL;
+END $$;
+
+COMMENT ON FUNCTION velt_users_trigger() IS
+'Trigger: keeps Velt users in sync through the outbox; arguments map columns (organization=, user_id=, name=, email=, document=, folder=, photo_url=, role=)';
+
+CREATE FUNCTION velt_group_members_trigger() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+	m jsonb := velt.trigger_columns('velt_group_members_trigger', TG_RELID, TG_ARGV,
+		ARRAY['organization', 'group', 'user_id'], ARRAY[]::text[]);
+	tt record;
+	r record;
+	rowdata jsonb;
+	member_query text;
+BEGIN
+	IF TG_LEVEL = 'ROW' THEN
+		IF TG_OP IN ('UPDATE', 'DELETE') THEN
+			rowdata := to_jsonb(OLD);
+			IF TG_OP = 'DELETE' OR
+			   (rowdata->>(m->>'organization'), rowdata->>(m->>'group'), rowdata->>(m->>'user_id'))
+			   IS DISTINCT FROM
+			   (to_jsonb(NEW)->>(m->>'organization'), to_jsonb(NEW)->>(m->>'group'),
+				to_jsonb(NEW)->>(m->>'user_id')) THEN
+				PERFORM @extschema@.velt_enqueue_delete_users_from_group(
+					rowdata->>(m->>'organization'), rowdata->>(m->>'group'),
+					ARRAY[rowdata->>(m->>'user_id')]);
+			END IF;
+		END IF;
+		IF TG_OP IN ('INSERT', 'UPDATE') THEN
+			rowdata := to_jsonb(NEW);
+			PERFORM @extschema@.velt_enqueue_add_users_to_group(
+				rowdata->>(m->>'organization'), rowdata->>(m->>'group'),
+				ARRAY[rowdata->>(m->>'user_id')]);
+		END IF;
+		RETURN NULL;
+	END IF;
+
+	tt := velt.transition_tables(TG_RELID, TG_NAME);
+	IF (TG_OP IN ('INSERT', 'UPDATE') AND tt.new_table IS NULL) OR
+	   (TG_OP IN ('UPDATE', 'DELETE') AND tt.old_table IS NULL) THEN
+		RAISE EXCEPTION 'velt_group_members_trigger FOR EACH STATEMENT needs its transition tables'
+			USING ERRCODE = 'invalid_object_definition',
+				  HINT = 'Declare REFERENCING NEW TABLE AS ... (INSERT, UPDATE) and OLD TABLE AS ... (UPDATE, DELETE).';
+	END IF;
+	member_query := format('SELECT %s AS org, %s AS grp, %s AS uid FROM %%I',
+		velt.column_expr(m, 'organization'), velt.column_expr(m, 'group'),
+		velt.column_expr(m, 'user_id'));
+
+	IF TG_OP = 'UPDATE' THEN
+		-- memberships that ended
+		FOR r IN EXECUTE format(
+			'SELECT org, grp, array_agg(DISTINCT uid ORDER BY uid) AS ids FROM ('
+			'  SELECT * FROM (' || member_query || ') o'
+			'  EXCEPT SELECT * FROM (' || member_query || ') n'
+			') gone GROUP BY org, grp', tt.old_table, tt.new_table)
+		LOOP
+			PERFORM @extschema@.velt_enqueue_delete_users_from_group(r.org, r.grp, r.ids);
+		END LOOP;
+	ELSIF TG_OP = 'DELETE' THEN
+		FOR r IN EXECUTE format(
+			'SELECT org, grp, array_agg(DISTINCT uid ORDER BY uid) AS ids '
+			'FROM (' || member_query || ') o GROUP BY org, grp', tt.old_table)
+		LOOP
+			PERFORM @extschema@.velt_enqueue_delete_users_from_group(r.org, r.grp, r.ids);
+		END LOOP;
+		RETURN NULL;
+	END IF;
+
+	FOR r IN EXECUTE format(
+		'SELECT org, grp, array_agg(DISTINCT uid ORDER BY uid) AS ids '
+		'FROM (' || member_query || ') n GROUP BY org, grp', tt.new_table)
+	LOOP
+		PERFORM @extschema@.velt_enqueue_add_users_to_group(r.org, r.grp, r.ids);
+	END LOOP;
+	RETURN NULL;
+END $$;
+
+COMMENT ON FUNCTION velt_group_members_trigger() IS
+'Trigger: keeps Velt user-group membership in sync through the outbox; arguments map columns (organization=, group=, user_id=)';
+
+REVOKE ALL ON FUNCTION velt.trigger_columns(text, oid, text[], text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt.transition_tables(oid, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt.column_expr(jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_users_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_group_members_trigger() FROM PUBLIC;
