@@ -16,7 +16,8 @@ VELT_OPENAPI=${VELT_OPENAPI:-$VELT_ROOT/../shared/velt-api/openapi.yaml}
 
 VELT_PACKAGES="make gcc pkg-config curl ca-certificates postgresql-common
 postgresql-$VELT_PG_VERSION postgresql-server-dev-$VELT_PG_VERSION
-libcurl4-openssl-dev libjson-c-dev python3 python3-yaml python3-jsonschema"
+libcurl4-openssl-dev libjson-c-dev python3 python3-yaml python3-jsonschema
+postgresql-$VELT_PG_VERSION-cron"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -112,7 +113,10 @@ velt_in_cluster() {
 	# requests to 127.0.0.1 must not be sent to a proxy from the environment
 	env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u all_proxy \
 		pg_virtualenv -v "$VELT_PG_VERSION" \
-		-o "shared_preload_libraries=velt" \
+		-o "shared_preload_libraries=velt,pg_cron" \
+		-o "cron.database_name=postgres" \
+		-o "cron.use_background_workers=on" \
+		-o "max_worker_processes=16" \
 		-o "velt.base_url=$VELT_STANDIN_URL" \
 		-o "velt.api_key=$VELT_TEST_API_KEY" \
 		-o "velt.auth_token=$VELT_TEST_AUTH_TOKEN" \

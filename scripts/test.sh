@@ -49,5 +49,17 @@ rm -f "$regress_log"
 passed=$((passed + ok_tests))
 failed=$((failed + bad_tests))
 
+log "crash test (kill -9 of the postmaster during a delivery)"
+crash_log=$(mktemp)
+timeout 600 bash -c '. scripts/lib.sh; export VELT_STANDIN_URL='"$VELT_STANDIN_URL"'; velt_in_cluster bash test/crash_test.sh' >"$crash_log" 2>&1
+if grep -q '^ok - ' "$crash_log"; then
+	passed=$((passed + 1))
+	grep '^ok - ' "$crash_log"
+else
+	failed=$((failed + 1))
+	tail -n 60 "$crash_log"
+fi
+rm -f "$crash_log"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

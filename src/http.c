@@ -27,6 +27,7 @@
 
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "storage/pmsignal.h"
 
 #include "http.h"
 
@@ -298,6 +299,11 @@ drive_transfer(char *errbuf)
 		if (mcode != CURLM_OK)
 			break;
 		CHECK_FOR_INTERRUPTS();
+		/* a backend orphaned by a crashed postmaster must not carry on */
+		if (!PostmasterIsAlive())
+			ereport(FATAL,
+					(errcode(ERRCODE_ADMIN_SHUTDOWN),
+					 errmsg("terminating: the postmaster died during a Velt request")));
 	}
 	if (mcode != CURLM_OK)
 	{
