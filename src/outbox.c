@@ -114,7 +114,9 @@ velt_outbox_enqueue(const VeltCall *call)
 	values[0] = CStringGetTextDatum(call->endpoint->path);
 	values[1] = CStringGetTextDatum(json_object_get_string(org));
 	values[2] = velt_jsonc_to_jsonb(call->fixed);
-	if (call->items)
+	if (call->items_jsonb)
+		values[3] = JsonbPGetDatum(call->items_jsonb);
+	else if (call->items)
 		values[3] = velt_jsonc_to_jsonb(call->items);
 	else
 		nulls[3] = 'n';

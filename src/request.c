@@ -128,6 +128,7 @@ take_item_objects(FunctionCallInfo fcinfo, int argno, VeltCall *call)
 				 errmsg("%s must not be empty", arg)));
 
 	call->items = velt_jsonb_to_jsonc(jb, arg);
+	call->items_jsonb = jb;
 	call->nitems = (int) json_object_array_length(call->items);
 	call->ids = palloc(sizeof(char *) * call->nitems);
 	positions = palloc(sizeof(int) * call->nitems);

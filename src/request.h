@@ -13,6 +13,7 @@
 #include "json_c.h"
 
 #include "fmgr.h"
+#include "utils/jsonb.h"
 
 #include "endpoints.h"
 
@@ -28,6 +29,8 @@ typedef struct VeltCall
 	json_object *items;			/* array of items; NULL for delete_all */
 	const char **ids;			/* the ID of each item */
 	int			nitems;
+	Jsonb	   *items_jsonb;	/* the items as the caller passed them, when
+								 * they came as jsonb (saves re-encoding) */
 } VeltCall;
 
 /*
