@@ -14,6 +14,7 @@ OBJS = \
 	src/api.o \
 	src/request.o \
 	src/outbox.o \
+	src/triggers.o \
 	src/worker.o \
 	src/functions.o
 

@@ -120,8 +120,11 @@ CREATE TABLE velt.outbox (
 	endpoint text NOT NULL,				-- the endpoint's path, e.g. users/add
 	target text NOT NULL,				-- the organization
 	fixed jsonb NOT NULL,				-- data members besides the items
-	items jsonb,						-- the items; NULL for delete_all
-	ids text[] NOT NULL,				-- the ID of each item
+	items jsonb,						-- the items, or NULL: see ids, item_values
+	ids text[] NOT NULL,				-- the ID of each item; empty for delete_all
+										-- and when item_values holds the items
+	item_values text[],					-- users from a trigger: one row per user of
+										-- userId, name, email, photoUrl, accessRole
 	state text NOT NULL DEFAULT 'pending'
 		CHECK (state IN ('pending', 'dead', 'rejected')),
 	attempts integer NOT NULL DEFAULT 0,
@@ -130,6 +133,10 @@ CREATE TABLE velt.outbox (
 	enqueued_at timestamptz NOT NULL DEFAULT now(),
 	enqueued_by name NOT NULL DEFAULT current_user
 );
+-- large payloads are written as they are: compressing them would cost the
+-- enqueuing transaction more than the disk they save while queued
+ALTER TABLE velt.outbox ALTER COLUMN ids SET STORAGE EXTERNAL,
+	ALTER COLUMN item_values SET STORAGE EXTERNAL, ALTER COLUMN items SET STORAGE EXTERNAL;
 CREATE INDEX outbox_due ON velt.outbox (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX outbox_xact ON velt.outbox (xact);
 
@@ -231,7 +238,7 @@ COMMENT ON FUNCTION velt_retry_failed(text, boolean) IS
 CREATE VIEW velt_outbox_status AS
 	SELECT endpoint, state,
 		   count(*) AS operations,
-		   sum(cardinality(ids)) AS items,
+		   sum(COALESCE(array_length(item_values, 1), cardinality(ids))) AS items,
 		   min(enqueued_at) AS oldest_enqueued_at,
 		   CASE WHEN state = 'pending' THEN clock_timestamp() - min(enqueued_at) END AS oldest_pending_age,
 		   min(next_attempt_at) FILTER (WHERE state = 'pending') AS next_attempt_at
@@ -329,95 +336,11 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
 	SELECT CASE WHEN mapping ? key THEN quote_ident(mapping->>key) || '::text' ELSE 'NULL::text' END
 $$;
 
--- work_mem: a statement's rows are sorted and aggregated in memory rather
--- than spilled to disk (several times faster for large statements).
+-- In C (src/triggers.c): it reads a statement's transition table directly
+-- and stores the users as text arrays, so the user's INSERT pays no JSON.
 CREATE FUNCTION velt_users_trigger() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog SET work_mem = '64MB' AS $$
-DECLARE
-	m jsonb := velt.trigger_columns('velt_users_trigger', TG_RELID, TG_ARGV,
-		ARRAY['organization', 'user_id'],
-		ARRAY['name', 'email', 'document', 'folder', 'photo_url', 'role']);
-	tt record;
-	r record;
-	rowdata jsonb;
-	user_query text;
-BEGIN
-	IF TG_LEVEL = 'ROW' THEN
-		IF TG_OP IN ('UPDATE', 'DELETE') THEN
-			rowdata := to_jsonb(OLD);
-			IF TG_OP = 'DELETE' OR
-			   (rowdata->>(m->>'organization'), rowdata->>(m->>'user_id'),
-				rowdata->>(m->>'document'), rowdata->>(m->>'folder'))
-			   IS DISTINCT FROM
-			   (to_jsonb(NEW)->>(m->>'organization'), to_jsonb(NEW)->>(m->>'user_id'),
-				to_jsonb(NEW)->>(m->>'document'), to_jsonb(NEW)->>(m->>'folder')) THEN
-				PERFORM @extschema@.velt_enqueue_delete_users(
-					rowdata->>(m->>'organization'), ARRAY[rowdata->>(m->>'user_id')],
-					rowdata->>(m->>'document'), rowdata->>(m->>'folder'));
-			END IF;
-		END IF;
-		IF TG_OP IN ('INSERT', 'UPDATE') THEN
-			rowdata := to_jsonb(NEW);
-			PERFORM @extschema@.velt_enqueue_add_users(
-				rowdata->>(m->>'organization'),
-				jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
-					'userId', rowdata->>(m->>'user_id'),
-					'name', rowdata->>(m->>'name'),
-					'email', rowdata->>(m->>'email'),
-					'photoUrl', rowdata->>(m->>'photo_url'),
-					'accessRole', rowdata->>(m->>'role')))),
-				rowdata->>(m->>'document'), rowdata->>(m->>'folder'));
-		END IF;
-		RETURN NULL;
-	END IF;
-
-	-- FOR EACH STATEMENT: one operation per organization (and document or folder)
-	tt := velt.transition_tables(TG_RELID, TG_NAME);
-	IF (TG_OP IN ('INSERT', 'UPDATE') AND tt.new_table IS NULL) OR
-	   (TG_OP IN ('UPDATE', 'DELETE') AND tt.old_table IS NULL) THEN
-		RAISE EXCEPTION 'velt_users_trigger FOR EACH STATEMENT needs its transition tables'
-			USING ERRCODE = 'invalid_object_definition',
-				  HINT = 'Declare REFERENCING NEW TABLE AS ... (INSERT, UPDATE) and OLD TABLE AS ... (UPDATE, DELETE).';
-	END IF;
-	user_query := format('SELECT %s AS org, %s AS uid, %s AS doc, %s AS folder, %s AS name, '
-						 '%s AS email, %s AS photo, %s AS role FROM %%I',
-		velt.column_expr(m, 'organization'), velt.column_expr(m, 'user_id'),
-		velt.column_expr(m, 'document'), velt.column_expr(m, 'folder'),
-		velt.column_expr(m, 'name'), velt.column_expr(m, 'email'),
-		velt.column_expr(m, 'photo_url'), velt.column_expr(m, 'role'));
-
-	IF TG_OP = 'UPDATE' THEN
-		-- users that left a scope (another organization, document or folder)
-		FOR r IN EXECUTE format(
-			'SELECT org, doc, folder, array_agg(DISTINCT uid ORDER BY uid) AS ids FROM ('
-			'  SELECT org, uid, doc, folder FROM (' || user_query || ') o'
-			'  EXCEPT SELECT org, uid, doc, folder FROM (' || user_query || ') n'
-			') gone GROUP BY org, doc, folder', tt.old_table, tt.new_table)
-		LOOP
-			PERFORM @extschema@.velt_enqueue_delete_users(r.org, r.ids, r.doc, r.folder);
-		END LOOP;
-	ELSIF TG_OP = 'DELETE' THEN
-		FOR r IN EXECUTE format(
-			'SELECT org, doc, folder, array_agg(DISTINCT uid ORDER BY uid) AS ids '
-			'FROM (' || user_query || ') o GROUP BY org, doc, folder', tt.old_table)
-		LOOP
-			PERFORM @extschema@.velt_enqueue_delete_users(r.org, r.ids, r.doc, r.folder);
-		END LOOP;
-		RETURN NULL;
-	END IF;
-
-	FOR r IN EXECUTE format(
-		'SELECT org, doc, folder, jsonb_agg(jsonb_strip_nulls(jsonb_build_object('
-		'  ''userId'', uid, ''name'', name, ''email'', email, ''photoUrl'', photo, '
-		'  ''accessRole'', role)) ORDER BY uid) AS users '
-		'FROM (SELECT DISTINCT ON (org, doc, folder, uid) * FROM (' || user_query || ') n '
-		'      ORDER BY org, doc, folder, uid) d '
-		'GROUP BY org, doc, folder', tt.new_table)
-	LOOP
-		PERFORM @extschema@.velt_enqueue_add_users(r.org, r.users, r.doc, r.folder);
-	END LOOP;
-	RETURN NULL;
-END $$;
+AS 'MODULE_PATHNAME', 'velt_users_trigger'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog;
 
 COMMENT ON FUNCTION velt_users_trigger() IS
 'Trigger: keeps Velt users in sync through the outbox; arguments map columns (organization=, user_id=, name=, email=, document=, folder=, photo_url=, role=)';

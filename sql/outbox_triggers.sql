@@ -6,6 +6,11 @@ SET velt.max_retries = 0;
 
 CREATE FUNCTION drain_all() RETURNS TABLE(requests int, delivered bigint, failed bigint, retried bigint)
 LANGUAGE sql AS $$ SELECT requests, delivered, failed, retried FROM velt_process_outbox() $$;
+-- the IDs of a queued operation (trigger-made ones keep them in item_values)
+CREATE FUNCTION item_ids(o velt.outbox) RETURNS text[] LANGUAGE sql AS $$
+	SELECT CASE WHEN o.item_values IS NULL THEN o.ids
+				ELSE ARRAY(SELECT o.item_values[i][1] FROM generate_subscripts(o.item_values, 1) AS i) END
+$$;
 CREATE FUNCTION org_users(org text) RETURNS SETOF text LANGUAGE sql AS $$
 	SELECT jsonb_object_keys(COALESCE(standin_state()->org->'users', '{}')) ORDER BY 1
 $$;
@@ -31,7 +36,7 @@ INSERT INTO people VALUES
 	(1, 'rowco', 'Ann Row', 'ann@example.test', 'https://img.example.test/ann.png', 'viewer'),
 	(2, 'rowco', 'Bob Row', 'bob@example.test', NULL, NULL),
 	(3, 'otherco', 'Cy Row', 'cy@example.test', NULL, NULL);
-SELECT endpoint, target, ids FROM velt.outbox ORDER BY id;
+SELECT endpoint, target, item_ids(o) AS ids FROM velt.outbox o ORDER BY id;
 SELECT * FROM drain_all();
 SELECT standin_state()->'rowco'->'users'->'1' AS ann;
 SELECT org_users('rowco') AS rowco_users;
@@ -40,7 +45,7 @@ SELECT org_users('rowco') AS rowco_users;
 UPDATE people SET full_name = 'Bob Renamed' WHERE id = 2;
 UPDATE people SET org = 'otherco' WHERE id = 1;
 DELETE FROM people WHERE id = 3;
-SELECT endpoint, target, ids FROM velt.outbox ORDER BY id;
+SELECT endpoint, target, item_ids(o) AS ids FROM velt.outbox o ORDER BY id;
 SELECT * FROM drain_all();
 SELECT standin_state()->'rowco'->'users'->'2'->>'name' AS bob_name;
 SELECT org_users('rowco') AS rowco_users;
@@ -70,7 +75,8 @@ INSERT INTO members
 	SELECT 's' || g, CASE WHEN g % 3 = 0 THEN 'stmt-b' ELSE 'stmt-a' END, NULL,
 		   'Member ' || g, 's' || g || '@example.test'
 	FROM generate_series(1, 1200) AS g;
-SELECT endpoint, target, cardinality(ids) AS items FROM velt.outbox ORDER BY id;
+SELECT endpoint, target, cardinality(item_ids(o)) AS items FROM velt.outbox o ORDER BY id;
+SELECT endpoint, state, operations, items FROM velt_outbox_status;
 SET velt.batch_size = 500;
 SELECT * FROM drain_all();
 RESET velt.batch_size;
@@ -82,15 +88,28 @@ SELECT (SELECT count(*) FROM org_users('stmt-a')) AS stmt_a, (SELECT count(*) FR
 -- from the organization scope and adds them at the document
 SELECT standin_reset();
 UPDATE members SET doc = 'doc-7' WHERE user_id IN ('s1', 's2');
-SELECT endpoint, target, fixed, ids FROM velt.outbox ORDER BY id;
+SELECT endpoint, target, fixed, item_ids(o) AS ids FROM velt.outbox o ORDER BY id;
 SELECT * FROM drain_all();
 SELECT standin_state()->'stmt-a'->'users' ? 's1' AS s1_in_org,
 	   standin_state()->'stmt-a'->'documents'->'doc-7'->'users' ? 's1' AS s1_in_doc;
 
 DELETE FROM members WHERE org = 'stmt-b';
-SELECT endpoint, target, cardinality(ids) AS items FROM velt.outbox ORDER BY id;
+SELECT endpoint, target, cardinality(item_ids(o)) AS items FROM velt.outbox o ORDER BY id;
 SELECT * FROM drain_all();
 SELECT count(*) AS stmt_b_left FROM org_users('stmt-b');
+
+-- one statement naming a user twice: the last row wins
+SELECT standin_reset();
+CREATE TABLE signups (user_id text, org text, name text, email text);
+CREATE TRIGGER signups_velt AFTER INSERT ON signups REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION velt_users_trigger(
+		'organization=org', 'user_id=user_id', 'name=name', 'email=email');
+INSERT INTO signups VALUES ('dup', 'dupco', 'First', 'd@example.test'),
+						   ('other', 'dupco', 'Other', 'o@example.test'),
+						   ('dup', 'dupco', 'Second', 'd@example.test');
+SELECT endpoint, item_ids(o) AS ids, item_values FROM velt.outbox o;
+SELECT * FROM drain_all();
+SELECT standin_state()->'dupco'->'users'->'dup'->>'name' AS dup_name;
 
 -- group membership, row and statement level
 SELECT standin_reset();

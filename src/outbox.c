@@ -53,6 +53,10 @@
 
 void		(*velt_wake_worker_hook) (void) = NULL;
 
+const char *const velt_user_fields[VELT_USER_NFIELDS] = {
+	"userId", "name", "email", "photoUrl", "accessRole"
+};
+
 /* Set by an enqueue, consumed at the end of the transaction. */
 static bool wake_at_commit = false;
 
@@ -99,28 +103,23 @@ ids_array(const VeltCall *call)
 }
 
 int64
-velt_outbox_enqueue(const VeltCall *call)
+velt_outbox_insert(const char *endpoint_path, const char *org, Datum fixed,
+				   Datum items, Datum ids, Datum item_values)
 {
-	json_object *org;
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	int64		id;
 	int			rc;
 	bool		isnull;
 
-	if (!json_object_object_get_ex(call->fixed, "organizationId", &org))
-		elog(ERROR, "an outbox operation needs an organization");
-
-	values[0] = CStringGetTextDatum(call->endpoint->path);
-	values[1] = CStringGetTextDatum(json_object_get_string(org));
-	values[2] = velt_jsonc_to_jsonb(call->fixed);
-	if (call->items_jsonb)
-		values[3] = JsonbPGetDatum(call->items_jsonb);
-	else if (call->items)
-		values[3] = velt_jsonc_to_jsonb(call->items);
-	else
-		nulls[3] = 'n';
-	values[4] = ids_array(call);
+	values[0] = CStringGetTextDatum(endpoint_path);
+	values[1] = CStringGetTextDatum(org);
+	values[2] = fixed;
+	values[3] = items;
+	nulls[3] = items == (Datum) 0 ? 'n' : ' ';
+	values[4] = ids;
+	values[5] = item_values;
+	nulls[5] = item_values == (Datum) 0 ? 'n' : ' ';
 
 	SPI_connect();
 	if (mark_plan == NULL)
@@ -129,10 +128,10 @@ velt_outbox_enqueue(const VeltCall *call)
 							  "ON CONFLICT (xact) DO NOTHING", 0, NULL);
 	if (insert_plan == NULL)
 	{
-		Oid			types[5] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, TEXTARRAYOID};
+		Oid			types[6] = {TEXTOID, TEXTOID, JSONBOID, JSONBOID, TEXTARRAYOID, TEXTARRAYOID};
 
-		insert_plan = keep_plan("INSERT INTO velt.outbox (endpoint, target, fixed, items, ids) "
-								"VALUES ($1, $2, $3, $4, $5) RETURNING id", 5, types);
+		insert_plan = keep_plan("INSERT INTO velt.outbox (endpoint, target, fixed, items, ids, item_values) "
+								"VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", 6, types);
 	}
 	rc = SPI_execute_plan(mark_plan, NULL, NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
@@ -146,6 +145,23 @@ velt_outbox_enqueue(const VeltCall *call)
 
 	wake_at_commit = true;
 	return id;
+}
+
+int64
+velt_outbox_enqueue(const VeltCall *call)
+{
+	json_object *org;
+	Datum		items = (Datum) 0;
+
+	if (!json_object_object_get_ex(call->fixed, "organizationId", &org))
+		elog(ERROR, "an outbox operation needs an organization");
+	if (call->items_jsonb)
+		items = JsonbPGetDatum(call->items_jsonb);
+	else if (call->items)
+		items = velt_jsonc_to_jsonb(call->items);
+	return velt_outbox_insert(call->endpoint->path, json_object_get_string(org),
+							  velt_jsonc_to_jsonb(call->fixed), items,
+							  ids_array(call), (Datum) 0);
 }
 
 static void
@@ -321,6 +337,64 @@ endpoint_by_path(const char *path)
 	return NULL;
 }
 
+/*
+ * Items stored as rows of velt_user_fields (see velt_outbox_insert); the
+ * IDs are their first column.
+ */
+static json_object *
+items_from_rows(Datum rows_datum, VeltCall *call)
+{
+	ArrayType  *rows = DatumGetArrayTypeP(rows_datum);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int			nitems;
+	int			i;
+	json_object *items;
+
+	if (ARR_NDIM(rows) != 2 || ARR_DIMS(rows)[1] != VELT_USER_NFIELDS)
+		elog(ERROR, "velt.outbox item_values has an unexpected shape");
+	nitems = ARR_DIMS(rows)[0];
+	deconstruct_array(rows, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
+	items = velt_jsonc_owned(json_object_new_array_ext(nitems));
+	call->nitems = nitems;
+	call->ids = palloc(sizeof(char *) * Max(nitems, 1));
+	for (i = 0; i < nitems; i++)
+	{
+		json_object *item = json_object_new_object();
+		int			f;
+
+		if (nulls[i * VELT_USER_NFIELDS])
+			elog(ERROR, "velt.outbox item_values has a row without a user ID");
+		call->ids[i] = TextDatumGetCString(elems[i * VELT_USER_NFIELDS]);
+
+		for (f = 0; f < VELT_USER_NFIELDS; f++)
+		{
+			Datum		value = elems[i * VELT_USER_NFIELDS + f];
+
+			if (nulls[i * VELT_USER_NFIELDS + f])
+				continue;
+			json_object_object_add(item, velt_user_fields[f],
+								   json_object_new_string_len(VARDATA_ANY(DatumGetPointer(value)),
+															  VARSIZE_ANY_EXHDR(DatumGetPointer(value))));
+		}
+		json_object_array_add(items, item);
+	}
+	return items;
+}
+
+/* Items of an ID-list endpoint, stored only as the ids column. */
+static json_object *
+items_from_ids(const VeltCall *call)
+{
+	json_object *items = velt_jsonc_owned(json_object_new_array_ext(call->nitems));
+	int			i;
+
+	for (i = 0; i < call->nitems; i++)
+		json_object_array_add(items, json_object_new_string(call->ids[i]));
+	return items;
+}
+
 static json_object *
 parse_stored_json(const char *text, int64 op_id, const char *column)
 {
@@ -343,7 +417,7 @@ take_operations(Drain *drain, int max_items)
 {
 	static const char *sql =
 		"SELECT o.id, o.endpoint, o.target, o.fixed::text, o.items::text, "
-		"       o.ids, o.attempts, o.enqueued_at "
+		"       o.ids, o.attempts, o.enqueued_at, o.item_values "
 		"FROM velt.outbox o JOIN velt.commit_order c ON c.xact = o.xact "
 		"WHERE o.state = 'pending' AND c.seq IS NOT NULL "
 		"  AND o.next_attempt_at <= pg_catalog.clock_timestamp() "
@@ -387,13 +461,25 @@ take_operations(Drain *drain, int max_items)
 		op->target = SPI_getvalue(tuple, desc, 3);
 		op->fixed_key = SPI_getvalue(tuple, desc, 4);
 		op->call.fixed = parse_stored_json(op->fixed_key, op->id, "fixed");
-		op->call.items = items_text ? parse_stored_json(items_text, op->id, "items") : NULL;
 		ids = DatumGetArrayTypePCopy(SPI_getbinval(tuple, desc, 6, &isnull));
 		deconstruct_array(ids, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
 		op->call.nitems = nelems;
 		op->call.ids = palloc(sizeof(char *) * Max(nelems, 1));
 		for (j = 0; j < nelems; j++)
 			op->call.ids[j] = TextDatumGetCString(elems[j]);
+		if (items_text)
+			op->call.items = parse_stored_json(items_text, op->id, "items");
+		else
+		{
+			Datum		rows = SPI_getbinval(tuple, desc, 9, &isnull);
+
+			if (!isnull)
+				op->call.items = items_from_rows(rows, &op->call);
+			else if (nelems > 0)
+				op->call.items = items_from_ids(&op->call);
+			else
+				op->call.items = NULL;	/* delete_all */
+		}
 		op->attempts = DatumGetInt32(SPI_getbinval(tuple, desc, 7, &isnull));
 		op->enqueued_at = SPI_getbinval(tuple, desc, 8, &isnull);
 		op->outcome = OP_UNSENT;

@@ -32,6 +32,20 @@ typedef struct VeltDrainSummary
 extern int64 velt_outbox_enqueue(const VeltCall *call);
 
 /*
+ * The same at a lower level, for callers that build the operation
+ * themselves (the users trigger): fixed is jsonb; items a jsonb array or 0;
+ * ids text[]; item_values 0 or a text[][] of one row per item holding
+ * VELT_USER_FIELDS (NULL elements are left out of the item).
+ */
+extern int64 velt_outbox_insert(const char *endpoint_path, const char *org,
+								Datum fixed, Datum items, Datum ids,
+								Datum item_values);
+
+/* Field names of item_values columns, for users/add operations. */
+#define VELT_USER_NFIELDS 5
+extern const char *const velt_user_fields[VELT_USER_NFIELDS];
+
+/*
  * Delivers due operations in the current transaction (the caller has
  * SPI connected and a snapshot), bounded by max_items and max_seconds.
  */

@@ -1,0 +1,598 @@
+/*-------------------------------------------------------------------------
+ *
+ * triggers.c
+ *		velt_users_trigger: keeps Velt users in sync through the outbox.
+ *
+ * Written in C because it sits on the write path of the user's own
+ * tables: a statement-level trigger reads the transition table straight
+ * from its tuplestore and stores each organization's users as plain text
+ * arrays (velt.outbox.item_values), so the INSERT pays for no JSON at all;
+ * the drain turns the rows into Velt's user objects at delivery time.
+ *
+ * Arguments are key=column pairs, checked against the table by
+ * velt.trigger_columns (shared with velt_group_members_trigger).  Rows are
+ * grouped by organization, document and folder; one operation per group.
+ * Within a group a user ID that appears twice keeps its last row.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "json_c.h"
+
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+
+#include "jsonc_pg.h"
+#include "outbox.h"
+
+/* Mapping keys, in the order of velt_user_fields, then the scope keys. */
+static const char *const field_keys[VELT_USER_NFIELDS] = {
+	"user_id", "name", "email", "photo_url", "role"
+};
+
+typedef struct ColumnMap
+{
+	AttrNumber	org;
+	AttrNumber	document;		/* 0: not mapped */
+	AttrNumber	folder;
+	AttrNumber	fields[VELT_USER_NFIELDS];	/* 0: not mapped */
+	const char *org_column;
+	const char *user_column;
+} ColumnMap;
+
+/* The users of one organization/document/folder scope. */
+typedef struct Scope
+{
+	char	   *org;
+	char	   *document;
+	char	   *folder;
+	int			n;
+	int			cap;
+	Datum	   *values;			/* n rows of VELT_USER_NFIELDS */
+	bool	   *nulls;
+	int		   *order;			/* rows sorted by user ID (sort_scope) */
+	bool	   *keep;			/* per row: the last row of its user ID */
+	int			kept;
+	struct Scope *next_in_bucket;
+} Scope;
+
+typedef struct ScopeBucket
+{
+	uint32		hash;
+	Scope	   *first;
+} ScopeBucket;
+
+typedef struct ScopeSet
+{
+	HTAB	   *buckets;
+	List	   *scopes;			/* in order of first appearance */
+	Scope	   *last;			/* the scope of the previous row */
+} ScopeSet;
+
+static AttrNumber
+column_of(Relation rel, Jsonb *mapping, const char *key, const char **name_out)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+	char	   *name;
+	AttrNumber	attnum;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(&mapping->root, JB_FOBJECT, &k);
+	if (v == NULL || v->type != jbvString)
+		return 0;
+	name = pnstrdup(v->val.string.val, v->val.string.len);
+	attnum = SPI_fnumber(RelationGetDescr(rel), name);
+	if (attnum <= 0)
+		elog(ERROR, "velt_users_trigger: column \"%s\" vanished", name);
+	if (name_out)
+		*name_out = name;
+	return attnum;
+}
+
+/* Reads and checks the trigger's key=column arguments. */
+static void
+read_column_map(TriggerData *td, ColumnMap *map)
+{
+	Trigger    *trigger = td->tg_trigger;
+	Datum	   *args = palloc(sizeof(Datum) * Max(trigger->tgnargs, 1));
+	Oid			types[2] = {OIDOID, TEXTARRAYOID};
+	Datum		values[2];
+	bool		isnull;
+	Jsonb	   *mapping;
+	int			i;
+
+	for (i = 0; i < trigger->tgnargs; i++)
+		args[i] = CStringGetTextDatum(trigger->tgargs[i]);
+	values[0] = ObjectIdGetDatum(RelationGetRelid(td->tg_relation));
+	values[1] = PointerGetDatum(construct_array(args, trigger->tgnargs, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_with_args("SELECT velt.trigger_columns('velt_users_trigger', $1, $2, "
+							  "ARRAY['organization', 'user_id'], "
+							  "ARRAY['name', 'email', 'document', 'folder', 'photo_url', 'role'])",
+							  2, types, values, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "velt_users_trigger: could not read its arguments");
+	mapping = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	memset(map, 0, sizeof(*map));
+	map->org = column_of(td->tg_relation, mapping, "organization", &map->org_column);
+	map->document = column_of(td->tg_relation, mapping, "document", NULL);
+	map->folder = column_of(td->tg_relation, mapping, "folder", NULL);
+	for (i = 0; i < VELT_USER_NFIELDS; i++)
+		map->fields[i] = column_of(td->tg_relation, mapping, field_keys[i],
+								   i == 0 ? &map->user_column : NULL);
+}
+
+/* A column's value as a text Datum in CurrentMemoryContext. */
+static Datum
+text_value(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
+{
+	Datum		d = slot_getattr(slot, attnum, isnull);
+	Oid			type;
+
+	if (*isnull)
+		return (Datum) 0;
+	type = TupleDescAttr(slot->tts_tupleDescriptor, attnum - 1)->atttypid;
+	if (type == TEXTOID || type == VARCHAROID)
+		return PointerGetDatum(pg_detoast_datum_copy((struct varlena *) DatumGetPointer(d)));
+	else
+	{
+		Oid			output;
+		bool		varlena;
+
+		getTypeOutputInfo(type, &output, &varlena);
+		return CStringGetTextDatum(OidOutputFunctionCall(output, d));
+	}
+}
+
+static char *
+cstring_value(TupleTableSlot *slot, AttrNumber attnum)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (attnum == 0)
+		return NULL;
+	d = text_value(slot, attnum, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static void
+scope_set_init(ScopeSet *set)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(uint32);
+	ctl.entrysize = sizeof(ScopeBucket);
+	ctl.hcxt = CurrentMemoryContext;
+	set->buckets = hash_create("velt trigger scopes", 16, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	set->scopes = NIL;
+	set->last = NULL;
+}
+
+static bool
+same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static Scope *
+scope_lookup(ScopeSet *set, char *org, char *document, char *folder, bool create)
+{
+	uint32		hash = hash_bytes((const unsigned char *) org, strlen(org));
+	ScopeBucket *bucket;
+	Scope	   *scope;
+	bool		found;
+
+	if (document)
+		hash ^= hash_bytes((const unsigned char *) document, strlen(document)) * 31;
+	if (folder)
+		hash ^= hash_bytes((const unsigned char *) folder, strlen(folder)) * 17;
+	bucket = hash_search(set->buckets, &hash, create ? HASH_ENTER : HASH_FIND, &found);
+	if (bucket == NULL)
+		return NULL;
+	if (!found)
+		bucket->first = NULL;
+	for (scope = bucket->first; scope; scope = scope->next_in_bucket)
+	{
+		if (strcmp(scope->org, org) == 0 && same(scope->document, document) &&
+			same(scope->folder, folder))
+			return scope;
+	}
+	if (!create)
+		return NULL;
+	scope = palloc0(sizeof(Scope));
+	scope->org = org;
+	scope->document = document;
+	scope->folder = folder;
+	scope->next_in_bucket = bucket->first;
+	bucket->first = scope;
+	set->scopes = lappend(set->scopes, scope);
+	return scope;
+}
+
+static void *
+grow(void *pointer, Size size)
+{
+	if (pointer == NULL)
+		return MemoryContextAllocHuge(CurrentMemoryContext, size);
+	return repalloc_huge(pointer, size);
+}
+
+static void
+scope_add_row(Scope *scope, TupleTableSlot *slot, const ColumnMap *map)
+{
+	int			f;
+
+	if (scope->n == scope->cap)
+	{
+		scope->cap = scope->cap ? scope->cap * 2 : 64;
+		scope->values = grow(scope->values,
+											   sizeof(Datum) * scope->cap * VELT_USER_NFIELDS);
+		scope->nulls = grow(scope->nulls,
+											  sizeof(bool) * scope->cap * VELT_USER_NFIELDS);
+	}
+	for (f = 0; f < VELT_USER_NFIELDS; f++)
+	{
+		int			i = scope->n * VELT_USER_NFIELDS + f;
+
+		if (map->fields[f] == 0)
+		{
+			scope->values[i] = (Datum) 0;
+			scope->nulls[i] = true;
+		}
+		else
+			scope->values[i] = text_value(slot, map->fields[f], &scope->nulls[i]);
+	}
+	scope->n++;
+}
+
+static void
+reject_null(TriggerData *td, const char *column, const char *key, bool empty)
+{
+	ereport(ERROR,
+			(errcode(empty ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_NULL_VALUE_NOT_ALLOWED),
+			 errmsg("velt_users_trigger: column \"%s\" (%s) is %s in a row of table %s",
+					column, key, empty ? "empty" : "NULL",
+					RelationGetRelationName(td->tg_relation)),
+			 errhint("Velt needs an organization and a user ID for every user.")));
+}
+
+static char *
+optional_scope(TupleTableSlot *slot, AttrNumber attnum)
+{
+	char	   *value = cstring_value(slot, attnum);
+
+	return (value && value[0] != '\0') ? value : NULL;
+}
+
+/*
+ * Whether a column holds the given text (NULL for NULL), read in place:
+ * only plain inline text and varchar values qualify.
+ */
+static bool
+column_is(TupleTableSlot *slot, AttrNumber attnum, const char *value)
+{
+	bool		isnull;
+	Datum		d;
+	Oid			type;
+	struct varlena *v;
+
+	if (attnum == 0)
+		return value == NULL;
+	d = slot_getattr(slot, attnum, &isnull);
+	if (isnull || value == NULL)
+		return isnull && value == NULL;
+	type = TupleDescAttr(slot->tts_tupleDescriptor, attnum - 1)->atttypid;
+	if (type != TEXTOID && type != VARCHAROID)
+		return false;
+	v = (struct varlena *) DatumGetPointer(d);
+	if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
+		return false;
+	return VARSIZE_ANY_EXHDR(v) == strlen(value) &&
+		memcmp(VARDATA_ANY(v), value, VARSIZE_ANY_EXHDR(v)) == 0;
+}
+
+/* The scope of the row in slot, made on first sight. */
+static Scope *
+scope_of_row(TriggerData *td, const ColumnMap *map, ScopeSet *set, TupleTableSlot *slot)
+{
+	char	   *org;
+
+	/* rows of one statement mostly share a scope: skip the lookup then */
+	if (set->last && column_is(slot, map->org, set->last->org) &&
+		column_is(slot, map->document, set->last->document) &&
+		column_is(slot, map->folder, set->last->folder))
+		return set->last;
+
+	org = cstring_value(slot, map->org);
+	if (org == NULL || org[0] == '\0')
+		reject_null(td, map->org_column, "organization", org != NULL);
+	set->last = scope_lookup(set, org, optional_scope(slot, map->document),
+							 optional_scope(slot, map->folder), true);
+	return set->last;
+}
+
+/* Adds the row in slot to its scope in set. */
+static void
+collect_row(TriggerData *td, const ColumnMap *map, ScopeSet *set, TupleTableSlot *slot)
+{
+	Scope	   *scope = scope_of_row(td, map, set, slot);
+	bool		isnull;
+
+	(void) slot_getattr(slot, map->fields[0], &isnull);
+	if (isnull)
+		reject_null(td, map->user_column, "user_id", false);
+	scope_add_row(scope, slot, map);
+	if (VARSIZE_ANY_EXHDR(DatumGetPointer(scope->values[(scope->n - 1) * VELT_USER_NFIELDS])) == 0)
+		reject_null(td, map->user_column, "user_id", true);
+}
+
+static void
+collect_tuple(TriggerData *td, const ColumnMap *map, ScopeSet *set, HeapTuple tuple)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(td->tg_relation),
+													&TTSOpsHeapTuple);
+
+	ExecStoreHeapTuple(tuple, slot, false);
+	collect_row(td, map, set, slot);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+static void
+collect_table(TriggerData *td, const ColumnMap *map, ScopeSet *set, Tuplestorestate *rows)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(td->tg_relation),
+													&TTSOpsMinimalTuple);
+	int			reader = tuplestore_alloc_read_pointer(rows, EXEC_FLAG_REWIND);
+
+	tuplestore_select_read_pointer(rows, reader);
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+		collect_row(td, map, set, slot);
+	tuplestore_select_read_pointer(rows, 0);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/* ---------------------------------------------------------------------
+ * Turning scopes into outbox operations
+ * ---------------------------------------------------------------------
+ */
+
+static int
+compare_text(Datum a, Datum b)
+{
+	const char *pa = DatumGetPointer(a);
+	const char *pb = DatumGetPointer(b);
+	int			la = VARSIZE_ANY_EXHDR(pa);
+	int			lb = VARSIZE_ANY_EXHDR(pb);
+	int			cmp = memcmp(VARDATA_ANY(pa), VARDATA_ANY(pb), Min(la, lb));
+
+	return cmp != 0 ? cmp : (la > lb) - (la < lb);
+}
+
+/* qsort_arg comparator: rows by user ID, then position. */
+static int
+compare_rows(const void *a, const void *b, void *arg)
+{
+	const Scope *scope = (const Scope *) arg;
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+	int			cmp = compare_text(scope->values[x * VELT_USER_NFIELDS],
+								   scope->values[y * VELT_USER_NFIELDS]);
+
+	return cmp != 0 ? cmp : (x > y) - (x < y);
+}
+
+/*
+ * Sorts the scope's rows by user ID and marks, for each ID, its last row as
+ * the one that counts.
+ */
+static void
+sort_scope(Scope *scope)
+{
+	int			i;
+
+	scope->order = palloc(sizeof(int) * Max(scope->n, 1));
+	scope->keep = palloc(sizeof(bool) * Max(scope->n, 1));
+	for (i = 0; i < scope->n; i++)
+		scope->order[i] = i;
+	qsort_arg(scope->order, scope->n, sizeof(int), compare_rows, scope);
+	scope->kept = 0;
+	for (i = 0; i < scope->n; i++)
+	{
+		bool		last_of_run = (i + 1 == scope->n) ||
+			compare_text(scope->values[scope->order[i] * VELT_USER_NFIELDS],
+						 scope->values[scope->order[i + 1] * VELT_USER_NFIELDS]) != 0;
+
+		scope->keep[scope->order[i]] = last_of_run;
+		if (last_of_run)
+			scope->kept++;
+	}
+}
+
+/* Whether a sorted scope holds a user ID. */
+static bool
+scope_has(const Scope *scope, Datum uid)
+{
+	int			lo = 0;
+	int			hi = scope->n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			cmp = compare_text(scope->values[scope->order[mid] * VELT_USER_NFIELDS], uid);
+
+		if (cmp == 0)
+			return true;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return false;
+}
+
+static Datum
+scope_fixed(const Scope *scope)
+{
+	json_object *fixed = velt_jsonc_owned(json_object_new_object());
+
+	json_object_object_add(fixed, "organizationId", json_object_new_string(scope->org));
+	if (scope->document)
+		json_object_object_add(fixed, "documentId", json_object_new_string(scope->document));
+	if (scope->folder)
+		json_object_object_add(fixed, "folderId", json_object_new_string(scope->folder));
+	return velt_jsonc_to_jsonb(fixed);
+}
+
+/* One users/add operation with the scope's users, in first-seen order. */
+static void
+enqueue_adds(const Scope *scope)
+{
+	Datum	   *values = scope->values;
+	bool	   *nulls = scope->nulls;
+	int			dims[2] = {scope->kept, VELT_USER_NFIELDS};
+	int			lbs[2] = {1, 1};
+
+	if (scope->kept == 0)
+		return;
+	if (scope->kept < scope->n)
+	{
+		/* drop the earlier rows of repeated user IDs */
+		int			i;
+		int			n = 0;
+
+		values = MemoryContextAllocHuge(CurrentMemoryContext,
+										sizeof(Datum) * scope->kept * VELT_USER_NFIELDS);
+		nulls = MemoryContextAllocHuge(CurrentMemoryContext,
+									   sizeof(bool) * scope->kept * VELT_USER_NFIELDS);
+		for (i = 0; i < scope->n; i++)
+		{
+			if (!scope->keep[i])
+				continue;
+			memcpy(&values[n * VELT_USER_NFIELDS], &scope->values[i * VELT_USER_NFIELDS],
+				   sizeof(Datum) * VELT_USER_NFIELDS);
+			memcpy(&nulls[n * VELT_USER_NFIELDS], &scope->nulls[i * VELT_USER_NFIELDS],
+				   sizeof(bool) * VELT_USER_NFIELDS);
+			n++;
+		}
+	}
+	/* the IDs are the first column of item_values; ids stays empty */
+	velt_outbox_insert("users/add", scope->org, scope_fixed(scope), (Datum) 0,
+					   PointerGetDatum(construct_empty_array(TEXTOID)),
+					   PointerGetDatum(construct_md_array(values, nulls, 2, dims, lbs,
+														  TEXTOID, -1, false, TYPALIGN_INT)));
+}
+
+/*
+ * One users/delete operation per old scope: every user of it, or, when
+ * the rows were updated, only the users no longer in that scope.
+ */
+static void
+enqueue_removals(ScopeSet *old, ScopeSet *now)
+{
+	ListCell   *lc;
+
+	foreach(lc, old->scopes)
+	{
+		Scope	   *scope = lfirst(lc);
+		Scope	   *still = now ? scope_lookup(now, scope->org, scope->document,
+											   scope->folder, false) : NULL;
+		Datum	   *ids = palloc(sizeof(Datum) * Max(scope->n, 1));
+		int			n = 0;
+		int			i;
+
+		sort_scope(scope);
+		for (i = 0; i < scope->n; i++)
+		{
+			Datum		uid = scope->values[scope->order[i] * VELT_USER_NFIELDS];
+
+			if (!scope->keep[scope->order[i]])
+				continue;
+			if (still && scope_has(still, uid))
+				continue;
+			ids[n++] = uid;
+		}
+		if (n > 0)
+			velt_outbox_insert("users/delete", scope->org, scope_fixed(scope), (Datum) 0,
+							   PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT)),
+							   (Datum) 0);
+	}
+}
+
+PG_FUNCTION_INFO_V1(velt_users_trigger);
+
+Datum
+velt_users_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	ColumnMap	map;
+	ScopeSet	added;
+	ScopeSet	removed;
+	bool		statement;
+	bool		inserting;
+	bool		deleting;
+	ListCell   *lc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("velt_users_trigger must be an AFTER trigger")));
+	statement = TRIGGER_FIRED_FOR_STATEMENT(td->tg_event);
+	inserting = TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+	deleting = TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event);
+
+	SPI_connect();
+	read_column_map(td, &map);
+	if (statement &&
+		((inserting && td->tg_newtable == NULL) || (deleting && td->tg_oldtable == NULL)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("velt_users_trigger FOR EACH STATEMENT needs its transition tables"),
+				 errhint("Declare REFERENCING NEW TABLE AS ... (INSERT, UPDATE) and OLD TABLE AS ... (UPDATE, DELETE).")));
+
+	scope_set_init(&added);
+	scope_set_init(&removed);
+	if (inserting)
+	{
+		if (statement)
+			collect_table(td, &map, &added, td->tg_newtable);
+		else
+			collect_tuple(td, &map, &added,
+						  TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple);
+		foreach(lc, added.scopes)
+			sort_scope(lfirst(lc));
+	}
+	if (deleting)
+	{
+		if (statement)
+			collect_table(td, &map, &removed, td->tg_oldtable);
+		else
+			collect_tuple(td, &map, &removed, td->tg_trigtuple);
+		/* an UPDATE removes users only from the scopes they left */
+		enqueue_removals(&removed, inserting ? &added : NULL);
+	}
+	foreach(lc, added.scopes)
+		enqueue_adds(lfirst(lc));
+
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
