@@ -181,3 +181,12 @@ RESET ROLE;
 SELECT * FROM drain();
 REVOKE EXECUTE ON FUNCTION velt_enqueue_add_users(text, jsonb, text, text, jsonb) FROM velt_writer;
 DROP ROLE velt_writer;
+
+-- retention: outcomes older than velt.result_retention are removed by the
+-- next drain, and so are the commit stamps of delivered transactions
+SELECT count(*) > 0 AS have_results FROM velt_results;
+SET velt.result_retention = 0;
+SELECT * FROM drain();
+SELECT count(*) AS results_left FROM velt_results;
+SELECT count(*) AS commit_stamps_left FROM velt.commit_order;
+RESET velt.result_retention;
