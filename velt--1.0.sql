@@ -131,7 +131,7 @@ CREATE TABLE velt.outbox (
 	next_attempt_at timestamptz NOT NULL DEFAULT now(),
 	last_error text,
 	enqueued_at timestamptz NOT NULL DEFAULT now(),
-	enqueued_by name NOT NULL DEFAULT current_user
+	enqueued_by name NOT NULL DEFAULT session_user	-- the enqueue functions run as their owner
 );
 -- large payloads are written as they are: compressing them would cost the
 -- enqueuing transaction more than the disk they save while queued
@@ -297,14 +297,17 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value',
 					  HINT = format('Keys: %s.', array_to_string(required || optional, ', '));
 		END IF;
-		SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
+		-- a domain counts as its base type
+		SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END::regtype INTO typ
+		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 		WHERE a.attrelid = relid AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION '%: column "%" (for %) does not exist in table %',
 				trigger_function, col, key, relid::regclass
 				USING ERRCODE = 'undefined_column';
 		END IF;
-		IF NOT typ = ANY (allowed_types) AND typ::text <> 'citext' THEN
+		IF NOT typ = ANY (allowed_types)
+		   AND (SELECT typname FROM pg_type WHERE oid = typ) <> 'citext' THEN
 			RAISE EXCEPTION '%: column "%" (for %) of table % has type %, which cannot be sent to Velt',
 				trigger_function, col, key, relid::regclass, typ
 				USING ERRCODE = 'datatype_mismatch',
@@ -355,6 +358,10 @@ DECLARE
 	rowdata jsonb;
 	member_query text;
 BEGIN
+	IF TG_WHEN <> 'AFTER' THEN
+		RAISE EXCEPTION 'velt_group_members_trigger must be an AFTER trigger'
+			USING ERRCODE = 'triggered_action_exception';
+	END IF;
 	IF TG_LEVEL = 'ROW' THEN
 		IF TG_OP IN ('UPDATE', 'DELETE') THEN
 			rowdata := to_jsonb(OLD);

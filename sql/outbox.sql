@@ -190,3 +190,37 @@ SELECT * FROM drain();
 SELECT count(*) AS results_left FROM velt_results;
 SELECT count(*) AS commit_stamps_left FROM velt.commit_order;
 RESET velt.result_retention;
+
+-- a retry keeps its place: a later operation on the same organization waits
+-- until the earlier one has been delivered (or has finally failed)
+SELECT standin_reset();
+SELECT standin_fault('{"status": 503}');
+SELECT velt_enqueue_add_users('hol', test_users('h1')) > 0 AS enqueued;
+SELECT velt_enqueue_delete_users('hol', ARRAY['h1']) > 0 AS enqueued;
+SELECT * FROM drain();
+SELECT * FROM drain();
+SELECT make_due();
+SELECT * FROM drain();
+SELECT seq, path, status FROM standin_requests() ORDER BY seq;
+SELECT standin_state()->'hol'->'users' ? 'h1' AS h1_present;
+
+-- an operation split over several requests may end half answered: the
+-- answered IDs keep Velt's answer, the others record the failure
+SELECT standin_reset();
+SET velt.batch_size = 1;
+SELECT standin_fault('{"delay_ms": 1}');
+SELECT standin_fault('{"status": 400, "message": "No."}');
+SELECT velt_enqueue_add_users('half', test_users('hf1', 'hf2')) AS op \gset
+SELECT * FROM drain();
+SELECT id, success, message, last_error FROM velt_results WHERE operation_id = :op ORDER BY id;
+SELECT state FROM velt.outbox WHERE id = :op;
+DELETE FROM velt.outbox WHERE id = :op;
+RESET velt.batch_size;
+
+-- a drain never sends what its own transaction has not committed yet
+BEGIN;
+SELECT velt_enqueue_add_users('own', test_users('own1')) > 0 AS enqueued;
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT * FROM drain();
+COMMIT;
+SELECT * FROM drain();

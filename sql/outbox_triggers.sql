@@ -159,3 +159,26 @@ CREATE TRIGGER bad6 AFTER INSERT ON bad FOR EACH ROW
 	EXECUTE FUNCTION velt_users_trigger('organization=org', 'user_id=id');
 SELECT * FROM try($$INSERT INTO bad VALUES (NULL, 'o', '{}')$$);
 SELECT count(*) AS outbox_rows FROM velt.outbox;
+
+-- citext and domains over text are accepted as columns
+CREATE EXTENSION IF NOT EXISTS citext;
+CREATE DOMAIN org_name AS text;
+CREATE TABLE typed_people (id citext, org org_name, name text, email text);
+CREATE TRIGGER typed_people_velt AFTER INSERT ON typed_people FOR EACH ROW
+	EXECUTE FUNCTION velt_users_trigger('organization=org', 'user_id=id', 'name=name', 'email=email');
+INSERT INTO typed_people VALUES ('CiUser', 'typedco', 'C', 'c@example.test');
+SELECT endpoint, target, item_ids(o) AS ids FROM velt.outbox o;
+
+-- max_items counts the users of trigger-made operations
+SELECT standin_reset();
+DELETE FROM velt.outbox;
+INSERT INTO signups SELECT 'm' || g, 'maxco', 'M', 'm@example.test' FROM generate_series(1, 3) g;
+INSERT INTO signups SELECT 'n' || g, 'maxco', 'N', 'n@example.test' FROM generate_series(1, 3) g;
+SELECT requests, delivered FROM velt_process_outbox(max_items => 2);
+SELECT count(*) AS operations_left FROM velt.outbox;
+SELECT requests, delivered FROM velt_process_outbox();
+
+-- velt_group_members_trigger refuses to run as a BEFORE trigger
+CREATE TRIGGER memberships_before BEFORE INSERT ON memberships FOR EACH ROW
+	EXECUTE FUNCTION velt_group_members_trigger('organization=org', 'group=grp', 'user_id=member');
+SELECT * FROM try($$INSERT INTO memberships VALUES ('gco', 'red', 'u3')$$);

@@ -242,7 +242,7 @@ velt_define_settings(void)
 							NULL,
 							&velt_result_retention_s,
 							7 * 24 * 3600, 0, INT_MAX,
-							PGC_USERSET,
+							PGC_SUSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 }

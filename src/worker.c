@@ -165,7 +165,7 @@ deliver_round(void)
 	if (extension_installed())
 	{
 		velt_outbox_drain(VELT_WORKER_ROUND_ITEMS, VELT_WORKER_ROUND_SECONDS, &summary);
-		if (summary.delivered + summary.failed > 0)
+		if (summary.settled > 0)
 			sleep_ms = 0;		/* it made progress: there may be more */
 		else if (summary.next_due != 0)
 		{
