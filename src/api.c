@@ -43,12 +43,12 @@ checked(json_object *obj)
 	return obj;
 }
 
-static long
-retry_delay_ms(int attempt, long retry_after_s)
+long
+velt_backoff_ms(int attempt, double base_ms, int cap_ms, long retry_after_s)
 {
-	double		delay = VELT_RETRY_BASE_MS * (double) (1L << Min(attempt - 1, 30));
+	double		delay = base_ms * (double) (1L << Min(Max(attempt - 1, 0), 30));
 
-	delay = Min(delay, (double) velt_retry_max_delay_ms);
+	delay = Min(delay, (double) cap_ms);
 	/* jitter: somewhere in the upper half, so callers do not move in step */
 	delay = delay / 2 + pg_prng_double(&pg_global_prng_state) * delay / 2;
 	if (retry_after_s >= 0)
@@ -123,7 +123,8 @@ velt_exchange(const char *endpoint_path, const char *body, size_t body_len,
 			ex->retry_after_too_long = true;
 			break;
 		}
-		wait_ms = retry_delay_ms(ex->attempts, ex->http.retry_after_s);
+		wait_ms = velt_backoff_ms(ex->attempts, VELT_RETRY_BASE_MS,
+								  velt_retry_max_delay_ms, ex->http.retry_after_s);
 		interruptible_sleep(wait_ms);
 	}
 	INSTR_TIME_SET_CURRENT(elapsed);

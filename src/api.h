@@ -52,6 +52,14 @@ typedef struct VeltItemResult
 typedef void (*VeltResultSink) (void *arg, const VeltItemResult *result);
 
 /*
+ * Exponential backoff with jitter before attempt + 1: base_ms doubled per
+ * attempt, capped at cap_ms, drawn from the upper half, and never shorter
+ * than a Retry-After (seconds; -1 if none).
+ */
+extern long velt_backoff_ms(int attempt, double base_ms, int cap_ms,
+							long retry_after_s);
+
+/*
  * Sends body to the endpoint path under the configured base URL and API
  * version, retrying what is worth retrying.  Raises no error for a failed
  * exchange: ex->kind says what happened.

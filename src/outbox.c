@@ -32,7 +32,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "portability/instr_time.h"
 #include "utils/array.h"
@@ -827,18 +826,6 @@ batch_finishes_started_op(const Drain *drain, const Batch *batch)
 	return false;
 }
 
-static long
-outbox_delay_ms(int attempts, long retry_after_s)
-{
-	double		delay = 1000.0 * (double) (1L << Min(Max(attempts - 1, 0), 30));
-
-	delay = Min(delay, (double) velt_outbox_retry_max_delay_ms);
-	delay = delay / 2 + pg_prng_double(&pg_global_prng_state) * delay / 2;
-	if (retry_after_s >= 0)
-		delay = Max(delay, retry_after_s * 1000.0);
-	return (long) delay;
-}
-
 static void
 run_spi(const char *sql, int nargs, Oid *types, Datum *values, int expected)
 {
@@ -860,12 +847,11 @@ static void
 settle(Drain *drain, VeltDrainSummary *summary)
 {
 	ArrayBuildState *done = initArrayResult(INT8OID, CurrentMemoryContext, false);
-	ArrayBuildState *retry_id = initArrayResult(INT8OID, CurrentMemoryContext, false);
-	ArrayBuildState *retry_ms = initArrayResult(INT8OID, CurrentMemoryContext, false);
-	ArrayBuildState *retry_err = initArrayResult(TEXTOID, CurrentMemoryContext, false);
-	ArrayBuildState *final_id = initArrayResult(INT8OID, CurrentMemoryContext, false);
-	ArrayBuildState *final_state = initArrayResult(TEXTOID, CurrentMemoryContext, false);
-	ArrayBuildState *final_err = initArrayResult(TEXTOID, CurrentMemoryContext, false);
+	/* operations that stay: retried (pending, ms set) or final (ms NULL) */
+	ArrayBuildState *change_id = initArrayResult(INT8OID, CurrentMemoryContext, false);
+	ArrayBuildState *change_state = initArrayResult(TEXTOID, CurrentMemoryContext, false);
+	ArrayBuildState *change_ms = initArrayResult(INT8OID, CurrentMemoryContext, false);
+	ArrayBuildState *change_err = initArrayResult(TEXTOID, CurrentMemoryContext, false);
 	int			ndone = 0,
 				nretry = 0,
 				nfinal = 0;
@@ -890,10 +876,14 @@ settle(Drain *drain, VeltDrainSummary *summary)
 			case OP_RETRY:
 				if (op->attempts + 1 < velt_max_attempts)
 				{
-					accumArrayResult(retry_id, Int64GetDatum(op->id), false, INT8OID, CurrentMemoryContext);
-					accumArrayResult(retry_ms, Int64GetDatum(outbox_delay_ms(op->attempts + 1, op->retry_after_s)),
-									 false, INT8OID, CurrentMemoryContext);
-					accum_text(retry_err, op->last_error, CurrentMemoryContext, TEXTOID);
+					long		wait_ms = velt_backoff_ms(op->attempts + 1, 1000.0,
+														  velt_outbox_retry_max_delay_ms,
+														  op->retry_after_s);
+
+					accumArrayResult(change_id, Int64GetDatum(op->id), false, INT8OID, CurrentMemoryContext);
+					accum_text(change_state, "pending", CurrentMemoryContext, TEXTOID);
+					accumArrayResult(change_ms, Int64GetDatum(wait_ms), false, INT8OID, CurrentMemoryContext);
+					accum_text(change_err, op->last_error, CurrentMemoryContext, TEXTOID);
 					summary->retried += items;
 					nretry++;
 					break;
@@ -901,10 +891,11 @@ settle(Drain *drain, VeltDrainSummary *summary)
 				/* out of attempts: dead-letter it */
 				/* FALLTHROUGH */
 			case OP_REJECTED:
-				accumArrayResult(final_id, Int64GetDatum(op->id), false, INT8OID, CurrentMemoryContext);
-				accum_text(final_state, op->outcome == OP_REJECTED ? "rejected" : "dead",
+				accumArrayResult(change_id, Int64GetDatum(op->id), false, INT8OID, CurrentMemoryContext);
+				accum_text(change_state, op->outcome == OP_REJECTED ? "rejected" : "dead",
 						   CurrentMemoryContext, TEXTOID);
-				accum_text(final_err, op->last_error, CurrentMemoryContext, TEXTOID);
+				accumArrayResult(change_ms, (Datum) 0, true, INT8OID, CurrentMemoryContext);
+				accum_text(change_err, op->last_error, CurrentMemoryContext, TEXTOID);
 				for (j = 0; j < items; j++)
 				{
 					/* items Velt did answer keep that answer */
@@ -954,25 +945,18 @@ settle(Drain *drain, VeltDrainSummary *summary)
 
 		run_spi("DELETE FROM velt.outbox WHERE id = ANY ($1)", 1, types, values, SPI_OK_DELETE);
 	}
-	if (nretry > 0)
+	if (nretry + nfinal > 0)
 	{
-		Oid			types[3] = {INT8ARRAYOID, INT8ARRAYOID, TEXTARRAYOID};
-		Datum		values[3] = {array_of(retry_id), array_of(retry_ms), array_of(retry_err)};
+		Oid			types[4] = {INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID};
+		Datum		values[4] = {array_of(change_id), array_of(change_state),
+			array_of(change_ms), array_of(change_err)};
 
+		/* retried ones stay pending with a later next_attempt_at */
 		run_spi("UPDATE velt.outbox o SET attempts = o.attempts + 1, last_error = u.err, "
-				"  next_attempt_at = pg_catalog.clock_timestamp() + u.ms * interval '1 millisecond' "
-				"FROM unnest($1, $2, $3) AS u(id, ms, err) WHERE o.id = u.id",
-				3, types, values, SPI_OK_UPDATE);
-	}
-	if (nfinal > 0)
-	{
-		Oid			types[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-		Datum		values[3] = {array_of(final_id), array_of(final_state), array_of(final_err)};
-
-		run_spi("UPDATE velt.outbox o SET attempts = o.attempts + 1, last_error = u.err, "
-				"  state = u.state "
-				"FROM unnest($1, $2, $3) AS u(id, state, err) WHERE o.id = u.id",
-				3, types, values, SPI_OK_UPDATE);
+				"  state = u.state, next_attempt_at = CASE WHEN u.ms IS NULL THEN o.next_attempt_at "
+				"    ELSE pg_catalog.clock_timestamp() + u.ms * interval '1 millisecond' END "
+				"FROM unnest($1, $2, $3, $4) AS u(id, state, ms, err) WHERE o.id = u.id",
+				4, types, values, SPI_OK_UPDATE);
 	}
 }
 
