@@ -70,6 +70,71 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
 COMMENT ON FUNCTION velt_delete_users_from_group(text, text, text[], boolean, jsonb) IS
 'Removes users, or with delete_all every user, from a user group (POST organizations/usergroups/users/delete)';
 
+-- Organizations (REFERENCE.md 2.1-2.5)
+CREATE FUNCTION velt_add_organizations(
+	organizations jsonb,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_add_organizations'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+COMMENT ON FUNCTION velt_add_organizations(jsonb, jsonb) IS
+'Adds organizations, or updates the metadata of existing ones (POST organizations/add)';
+
+CREATE FUNCTION velt_update_organizations(
+	organizations jsonb,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_update_organizations'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+COMMENT ON FUNCTION velt_update_organizations(jsonb, jsonb) IS
+'Updates the metadata of organizations (POST organizations/update)';
+
+CREATE FUNCTION velt_delete_organizations(
+	org_ids text[],
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_delete_organizations'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+COMMENT ON FUNCTION velt_delete_organizations(text[], jsonb) IS
+'Deletes organizations with all their folders, documents and users (POST organizations/delete)';
+
+CREATE FUNCTION velt_update_organizations_disabled(
+	org_ids text[],
+	disabled boolean,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_update_organizations_disabled'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+COMMENT ON FUNCTION velt_update_organizations_disabled(text[], boolean, jsonb) IS
+'Disables or enables read and write access to organizations (POST organizations/access/disablestate/update)';
+
+CREATE FUNCTION velt_get_organizations(
+	org_ids text[] DEFAULT NULL,
+	max_items integer DEFAULT NULL,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, organization_name text, disabled boolean, organization jsonb)
+AS 'MODULE_PATHNAME', 'velt_get_organizations'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+
+COMMENT ON FUNCTION velt_get_organizations(text[], integer, jsonb) IS
+'Reads organizations, following page tokens and splitting org_ids into requests of 30 (POST organizations/get)';
+
+-- Any other endpoint: POSTs {"data": data} and returns Velt's "result".
+CREATE FUNCTION velt_request(
+	path text,
+	data jsonb,
+	options jsonb DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'velt_request'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION velt_request(text, jsonb, jsonb) IS
+'POSTs {"data": data} to {velt.base_url}/{velt.api_version}/{path} (or to path when it starts with v1/ or v2/) and returns Velt''s result';
+
 -- Calling Velt spends the API key's quota and changes Velt's data: only
 -- roles the owner grants to may do it.
 REVOKE ALL ON FUNCTION velt_add_users(text, jsonb, text, text, jsonb) FROM PUBLIC;
@@ -77,6 +142,12 @@ REVOKE ALL ON FUNCTION velt_delete_users(text, text[], text, text, jsonb) FROM P
 REVOKE ALL ON FUNCTION velt_add_user_groups(text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_add_users_to_group(text, text, text[], jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_delete_users_from_group(text, text, text[], boolean, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_add_organizations(jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_update_organizations(jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_delete_organizations(text[], jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_update_organizations_disabled(text[], boolean, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_get_organizations(text[], integer, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_request(text, jsonb, jsonb) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------
 -- Durable delivery at commit: the outbox.

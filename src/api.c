@@ -92,8 +92,12 @@ velt_exchange(const char *endpoint_path, const char *body, size_t body_len,
 	memset(ex, 0, sizeof(*ex));
 	while (base_len > 0 && velt_base_url[base_len - 1] == '/')
 		base_len--;
-	snprintf(ex->path, sizeof(ex->path), "/%s/%s",
-			 velt_api_version_name(), endpoint_path);
+	/* a path that names its version ("v1/...") overrides velt.api_version */
+	if (strncmp(endpoint_path, "v1/", 3) == 0 || strncmp(endpoint_path, "v2/", 3) == 0)
+		snprintf(ex->path, sizeof(ex->path), "/%s", endpoint_path);
+	else
+		snprintf(ex->path, sizeof(ex->path), "/%s/%s",
+				 velt_api_version_name(), endpoint_path);
 	initStringInfo(&url);
 	appendBinaryStringInfo(&url, velt_base_url, base_len);
 	appendStringInfoString(&url, ex->path);
@@ -466,4 +470,19 @@ velt_call_execute(const VeltCall *call, VeltResultSink sink, void *sink_arg)
 		MemoryContextReset(batch_cxt);
 	}
 	MemoryContextDelete(batch_cxt);
+}
+
+json_object *
+velt_call_result(const char *endpoint_path, json_object *data, VeltExchange *ex)
+{
+	json_object *root = velt_jsonc_owned(checked(json_object_new_object()));
+	size_t		body_len;
+	const char *body_text;
+
+	json_object_object_add(root, "data", json_object_get(data));
+	body_text = velt_jsonc_text(root, &body_len);
+	velt_exchange(endpoint_path, body_text, body_len, velt_max_retries, ex);
+	if (ex->kind != VELT_ANSWER_OK)
+		velt_raise_exchange_error(ex, 1, 1);
+	return ex->envelope.result;
 }

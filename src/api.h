@@ -82,6 +82,14 @@ extern bool velt_send_items(const VeltCall *call, int first, int count,
 							VeltResultSink sink, void *sink_arg);
 
 /*
+ * Sends {"data": data} to one endpoint (with retries) and returns Velt's
+ * "result" object, owned by CurrentMemoryContext; any failure raises the
+ * usual ERROR.  For reads and the generic velt_request.
+ */
+extern json_object *velt_call_result(const char *endpoint_path,
+									 json_object *data, VeltExchange *ex);
+
+/*
  * Runs a call: splits its items into batches of velt.batch_size, sends
  * each, and hands every ID's outcome to sink in input order.  Any failed
  * request raises an ERROR.

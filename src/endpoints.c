@@ -51,6 +51,46 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.args = {VELT_ARG_ORG, VELT_ARG_GROUP, VELT_ARG_ITEM_IDS,
 		VELT_ARG_DELETE_ALL, VELT_ARG_OPTIONS},
 	},
+	[VELT_EP_ADD_ORGANIZATIONS] = {
+		.sql_name = "velt_add_organizations",
+		.path = "organizations/add",
+		.items_key = "organizations",
+		.items_arg = "organizations",
+		.id_field = "organizationId",
+		.args = {VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_UPDATE_ORGANIZATIONS] = {
+		.sql_name = "velt_update_organizations",
+		.path = "organizations/update",
+		.items_key = "organizations",
+		.items_arg = "organizations",
+		.id_field = "organizationId",
+		.args = {VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_DELETE_ORGANIZATIONS] = {
+		.sql_name = "velt_delete_organizations",
+		.path = "organizations/delete",
+		.items_key = "organizationIds",
+		.items_arg = "org_ids",
+		.args = {VELT_ARG_ITEM_IDS, VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_UPDATE_ORGANIZATIONS_DISABLED] = {
+		.sql_name = "velt_update_organizations_disabled",
+		.path = "organizations/access/disablestate/update",
+		.items_key = "organizationIds",
+		.items_arg = "org_ids",
+		.args = {VELT_ARG_ITEM_IDS, VELT_ARG_DISABLED, VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_GET_ORGANIZATIONS] = {
+		.sql_name = "velt_get_organizations",
+		.path = "organizations/get",
+		.items_arg = "org_ids",
+		.args = {VELT_ARG_FILTER_IDS, VELT_ARG_MAX_ITEMS, VELT_ARG_OPTIONS},
+		.filter_key = "organizationIds",
+		.max_filter_ids = 30,
+		.page_token_key = "nextPageToken",
+		.columns = {"id", "organizationName", "disabled"},
+	},
 };
 
 const char *
@@ -68,8 +108,13 @@ velt_arg_name(VeltArgRole role)
 			return "group_id";
 		case VELT_ARG_DELETE_ALL:
 			return "delete_all";
+		case VELT_ARG_DISABLED:
+			return "disabled";
+		case VELT_ARG_MAX_ITEMS:
+			return "max_items";
 		case VELT_ARG_OPTIONS:
 			return "options";
+		case VELT_ARG_FILTER_IDS:
 		case VELT_ARG_ITEM_OBJECTS:
 		case VELT_ARG_ITEM_IDS:
 		case VELT_ARG_END:
@@ -93,6 +138,10 @@ velt_arg_data_key(VeltArgRole role)
 			return "organizationUserGroupId";
 		case VELT_ARG_DELETE_ALL:
 			return "deleteAll";
+		case VELT_ARG_DISABLED:
+			return "disabled";
+		case VELT_ARG_FILTER_IDS:
+		case VELT_ARG_MAX_ITEMS:
 		case VELT_ARG_ITEM_OBJECTS:
 		case VELT_ARG_ITEM_IDS:
 		case VELT_ARG_OPTIONS:

@@ -24,8 +24,19 @@ typedef enum VeltArgRole
 	VELT_ARG_FOLDER,			/* data.folderId, optional */
 	VELT_ARG_GROUP,				/* data.organizationUserGroupId, required */
 	VELT_ARG_DELETE_ALL,		/* data.deleteAll, replaces the ID list */
+	VELT_ARG_DISABLED,			/* data.disabled, required boolean */
+	VELT_ARG_FILTER_IDS,		/* text[] of IDs a read is limited to, optional */
+	VELT_ARG_MAX_ITEMS,			/* most rows a read returns, optional */
 	VELT_ARG_OPTIONS			/* jsonb object merged into data */
 } VeltArgRole;
+
+/* A typed column of a read, taken from a field of each returned object. */
+typedef struct VeltReadColumn
+{
+	const char *field;			/* JSON field of the object */
+} VeltReadColumn;
+
+#define VELT_MAX_READ_COLUMNS 8
 
 #define VELT_MAX_ARGS 8
 
@@ -37,6 +48,14 @@ typedef struct VeltEndpoint
 	const char *items_arg;		/* SQL argument name of the items */
 	const char *id_field;		/* ID field of each object item; NULL for IDs */
 	VeltArgRole args[VELT_MAX_ARGS];	/* roles of the SQL arguments, in order */
+
+	/* reads only: paging and the row shape */
+	const char *filter_key;		/* request key of the ID filter */
+	int			max_filter_ids; /* Velt's limit per request; longer lists split */
+	const char *page_token_key; /* where result carries the next page token */
+	const char *columns[VELT_MAX_READ_COLUMNS]; /* JSON fields of the typed
+												 * columns; the last SQL column
+												 * is the whole object */
 } VeltEndpoint;
 
 typedef enum VeltEndpointId
@@ -46,6 +65,11 @@ typedef enum VeltEndpointId
 	VELT_EP_ADD_USER_GROUPS,
 	VELT_EP_ADD_USERS_TO_GROUP,
 	VELT_EP_DELETE_USERS_FROM_GROUP,
+	VELT_EP_ADD_ORGANIZATIONS,
+	VELT_EP_UPDATE_ORGANIZATIONS,
+	VELT_EP_DELETE_ORGANIZATIONS,
+	VELT_EP_UPDATE_ORGANIZATIONS_DISABLED,
+	VELT_EP_GET_ORGANIZATIONS,
 	VELT_EP_COUNT
 } VeltEndpointId;
 

@@ -17,10 +17,14 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 
 #include "api.h"
 #include "endpoints.h"
+#include "jsonc_pg.h"
 #include "outbox.h"
+#include "reads.h"
+#include "settings.h"
 #include "request.h"
 
 #define RESULT_COLUMNS 5
@@ -65,6 +69,16 @@ VELT_SQL_CALL(velt_delete_users, VELT_EP_DELETE_USERS)
 VELT_SQL_CALL(velt_add_user_groups, VELT_EP_ADD_USER_GROUPS)
 VELT_SQL_CALL(velt_add_users_to_group, VELT_EP_ADD_USERS_TO_GROUP)
 VELT_SQL_CALL(velt_delete_users_from_group, VELT_EP_DELETE_USERS_FROM_GROUP)
+VELT_SQL_CALL(velt_add_organizations, VELT_EP_ADD_ORGANIZATIONS)
+VELT_SQL_CALL(velt_update_organizations, VELT_EP_UPDATE_ORGANIZATIONS)
+VELT_SQL_CALL(velt_delete_organizations, VELT_EP_DELETE_ORGANIZATIONS)
+VELT_SQL_CALL(velt_update_organizations_disabled, VELT_EP_UPDATE_ORGANIZATIONS_DISABLED)
+
+#define VELT_SQL_READ(sql_name, endpoint) \
+	PG_FUNCTION_INFO_V1(sql_name); \
+	Datum sql_name(PG_FUNCTION_ARGS) { return velt_read_endpoint(fcinfo, &velt_endpoints[endpoint]); }
+
+VELT_SQL_READ(velt_get_organizations, VELT_EP_GET_ORGANIZATIONS)
 
 static Datum
 enqueue_endpoint(FunctionCallInfo fcinfo, VeltEndpointId endpoint)
@@ -119,4 +133,80 @@ velt_process_outbox(PG_FUNCTION_ARGS)
 	values[4] = Float8GetDatum(summary.seconds);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
+}
+
+/*
+ * A path for velt_request: relative, made of letters, digits and "/_.-",
+ * without empty or ".." segments.
+ */
+static bool
+valid_api_path(const char *path)
+{
+	const char *p;
+
+	if (path[0] == '\0' || path[0] == '/' || strstr(path, "//") || strstr(path, ".."))
+		return false;
+	for (p = path; *p; p++)
+	{
+		if (!isalnum((unsigned char) *p) && *p != '/' && *p != '_' && *p != '-' && *p != '.')
+			return false;
+	}
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(velt_request);
+
+/* velt_request(path, data, options): any endpoint, Velt's result as jsonb. */
+Datum
+velt_request(PG_FUNCTION_ARGS)
+{
+	char	   *path;
+	json_object *data;
+	VeltExchange ex;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("path must not be NULL")));
+	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!valid_api_path(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("path \"%s\" is not an API path", path),
+				 errhint("Give the path after the version, such as 'users/get', or with it, such as 'v1/users/get'.")));
+	if (PG_ARGISNULL(1))
+		data = velt_jsonc_owned(json_object_new_object());
+	else
+	{
+		Jsonb	   *jb = PG_GETARG_JSONB_P(1);
+
+		if (!JB_ROOT_IS_OBJECT(jb))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("data must be a JSON object")));
+		data = velt_jsonb_to_jsonc(jb, "data");
+	}
+	if (!PG_ARGISNULL(2))
+	{
+		Jsonb	   *jb = PG_GETARG_JSONB_P(2);
+		json_object *options;
+
+		if (!JB_ROOT_IS_OBJECT(jb))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("options must be a JSON object")));
+		options = velt_jsonb_to_jsonc(jb, "options");
+		{
+			json_object_object_foreach(options, key, value)
+			{
+				if (json_object_object_get_ex(data, key, NULL))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("options must not set \"%s\", which data already sets", key)));
+				json_object_object_add(data, key, json_object_get(value));
+			}
+		}
+	}
+	velt_require_credentials();
+	PG_RETURN_DATUM(velt_jsonc_to_jsonb(velt_call_result(path, data, &ex)));
 }

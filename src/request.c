@@ -213,7 +213,10 @@ key_owned_by_argument(const VeltEndpoint *ep, const char *key)
 {
 	int			i;
 
-	if (strcmp(key, ep->items_key) == 0)
+	if (ep->items_key && strcmp(key, ep->items_key) == 0)
+		return true;
+	if (ep->filter_key &&
+		(strcmp(key, ep->filter_key) == 0 || strcmp(key, "pageToken") == 0))
 		return true;
 	for (i = 0; i < VELT_MAX_ARGS && ep->args[i] != VELT_ARG_END; i++)
 	{
@@ -310,6 +313,30 @@ velt_call_from_args(FunctionCallInfo fcinfo, const VeltEndpoint *ep,
 			case VELT_ARG_DELETE_ALL:
 				has_delete_all = true;
 				delete_all = !PG_ARGISNULL(argno) && PG_GETARG_BOOL(argno);
+				break;
+			case VELT_ARG_DISABLED:
+				if (PG_ARGISNULL(argno))
+					ereport(ERROR,
+							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+							 errmsg("%s must not be NULL", name)));
+				json_object_object_add(call->fixed, velt_arg_data_key(role),
+									   json_object_new_boolean(PG_GETARG_BOOL(argno)));
+				break;
+			case VELT_ARG_FILTER_IDS:
+				/* NULL: no filter, everything is read */
+				if (!PG_ARGISNULL(argno))
+					take_item_ids(fcinfo, argno, call);
+				break;
+			case VELT_ARG_MAX_ITEMS:
+				if (!PG_ARGISNULL(argno))
+				{
+					call->max_items = PG_GETARG_INT32(argno);
+					if (call->max_items < 1)
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("max_items must be at least 1"),
+								 errhint("Pass NULL to read everything.")));
+				}
 				break;
 			case VELT_ARG_OPTIONS:
 				options_argno = argno;

@@ -31,6 +31,7 @@ typedef struct VeltCall
 	int			nitems;
 	Jsonb	   *items_jsonb;	/* the items as the caller passed them, when
 								 * they came as jsonb (saves re-encoding) */
+	int			max_items;		/* reads: most rows wanted, 0 for all */
 } VeltCall;
 
 /*

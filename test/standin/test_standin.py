@@ -119,6 +119,13 @@ class StandInClient:
     def state(self):
         return self.control("GET", "state")[1]["organizations"]
 
+    def details(self):
+        return self.control("GET", "state")[1]["organizationDetails"]
+
+    def config(self, **fields):
+        status, answer = self.control("POST", "config", fields)
+        assert (status, answer) == (200, {"ok": True}), answer
+
     def fault(self, **fields):
         status, answer = self.control("POST", "fault", fields)
         assert status == 200, answer
@@ -597,6 +604,371 @@ class ControlAndConnectionTest(StandInTestCase):
         self.assertLess(time.monotonic() - started, 3.0)
         self.assertEqual(self.client.control("GET", "stats")[1],
                          {"requests": 300, "connections": 1})
+
+
+def organization(org_id, name=None, **fields):
+    record = {"organizationId": org_id, "organizationName": name or "Org " + org_id}
+    record.update(fields)
+    return record
+
+
+ORG_MISSING = "Organization does not exist"
+
+
+class OrganizationsTest(StandInTestCase):
+    """organizations/add, update, delete and access/disablestate/update."""
+
+    def orgs(self, action, organizations, version="v2"):
+        status, answer = self.client.api("/%s/organizations/%s" % (version, action),
+                                         {"organizations": organizations})
+        self.assertEqual(status, 200, answer)
+        return answer["result"]
+
+    def by_ids(self, path, org_ids, version="v2", **extra):
+        status, answer = self.client.api("/%s/organizations/%s" % (version, path),
+                                         dict(organizationIds=org_ids, **extra))
+        self.assertEqual(status, 200, answer)
+        return answer["result"]
+
+    def test_add_organizations(self):
+        result = self.orgs("add", [organization("b", "Bee", plan="pro", seats=3),
+                                   organization("a", "Ay")])
+        self.assertEqual((result["status"], result["message"]),
+                         ("success", "Organization(s) added successfully."))
+        self.assertEqual(list(result["data"]), ["b", "a"])
+        for item in result["data"].values():
+            self.assertEqual(set(item), {"success", "id", "message"})
+            self.assertEqual((item["success"], item["message"]), (True, "Added Successfully"))
+            self.assertRegex(item["id"], HEX32)
+        self.assertNotEqual(result["data"]["a"]["id"], result["data"]["b"]["id"])
+        self.assertEqual(self.client.details(), {
+            "b": {"metadata": {"organizationName": "Bee", "plan": "pro", "seats": 3},
+                  "disabled": False},
+            "a": {"metadata": {"organizationName": "Ay"}, "disabled": False}})
+        # The original state shape is untouched: metadata lives under organizationDetails.
+        self.assertEqual(self.client.state()["a"],
+                         {"users": {}, "documents": {}, "folders": {}, "groups": {}})
+        again = self.orgs("add", [organization("a", "Ay")], version="v1")
+        self.assertEqual(again["data"]["a"]["id"], result["data"]["a"]["id"])  # stable id
+
+    def test_add_upserts_metadata_and_keeps_contents(self):
+        self.add_users("org", [user("u")])
+        self.add_users("org", [user("d")], documentId="doc")
+        self.add_group("org", "g", "G")
+        self.assertEqual(self.client.details()["org"], {"metadata": {}, "disabled": False})
+        self.orgs("add", [organization("org", "First", plan="pro")])
+        self.by_ids("access/disablestate/update", ["org"], disabled=True)
+        result = self.orgs("add", [organization("org", "Second")])
+        self.assertEqual(result["data"]["org"]["message"], "Added Successfully")
+        # metadata replaced (plan gone), disabled kept, contents kept
+        self.assertEqual(self.client.details()["org"],
+                         {"metadata": {"organizationName": "Second"}, "disabled": True})
+        org = self.client.state()["org"]
+        self.assertEqual(list(org["users"]), ["u"])
+        self.assertEqual(list(org["documents"]["doc"]["users"]), ["d"])
+        self.assertEqual(org["groups"], {"g": {"groupName": "G", "members": []}})
+        # "disabled" in the object sets the disabled state; it is not metadata.
+        self.orgs("add", [organization("org", "Third", disabled=False)])
+        self.assertEqual(self.client.details()["org"],
+                         {"metadata": {"organizationName": "Third"}, "disabled": False})
+
+    def test_add_and_update_validation(self):
+        for action in ("add", "update"):
+            path = "/v2/organizations/" + action
+            self.assert_invalid(self.client.api(path, {}),
+                                contains="'organizations' is a required property")
+            self.assert_invalid(self.client.api(path, {"organizations": [
+                {"organizationName": "N"}]}),
+                contains="'organizationId' is a required property")
+            # The spec's Organization requires organizationName too.
+            self.assert_invalid(self.client.api(path, {"organizations": [
+                {"organizationId": "o"}]}),
+                contains="'organizationName' is a required property")
+            self.assert_invalid(self.client.api(path, {"organizations": [
+                organization("o", disabled="yes")]}),
+                contains="$.data.organizations[0].disabled")
+        self.assertEqual(self.client.state(), {})
+        self.assertEqual(self.orgs("add", [])["data"], {})
+
+    def test_update_organizations(self):
+        self.orgs("add", [organization("a", "Ay", plan="free", region="eu")])
+        result = self.orgs("update", [organization("a", "Ay 2", plan="pro"),
+                                      organization("ghost", "Boo")])
+        self.assertEqual(result["message"], "Organization(s) updated successfully.")
+        ids = self.orgs("add", [organization("a", "Ay 2", plan="pro", region="eu")])["data"]
+        self.assertEqual(result["data"]["a"],
+                         {"success": True, "id": ids["a"]["id"],
+                          "message": "Updated Successfully"})
+        missing = result["data"]["ghost"]
+        self.assertEqual((missing["success"], missing["message"]), (False, ORG_MISSING))
+        self.assertRegex(missing["id"], HEX32)
+        # merge: region kept; unknown organizations are not created
+        self.assertEqual(self.client.details(), {"a": {
+            "metadata": {"organizationName": "Ay 2", "plan": "pro", "region": "eu"},
+            "disabled": False}})
+        result = self.orgs("update", [organization("a", "Ay 3", disabled=True)], version="v1")
+        self.assertEqual(result["data"]["a"]["message"], "Updated Successfully")
+        self.assertEqual(self.client.details()["a"]["disabled"], True)
+        self.assertEqual(self.client.details()["a"]["metadata"]["organizationName"], "Ay 3")
+
+    def test_update_organization_created_by_users_add(self):
+        self.add_users("implicit", [user("u")])
+        result = self.orgs("update", [organization("implicit", "Named later")])
+        self.assertTrue(result["data"]["implicit"]["success"])
+        self.assertEqual(self.client.details()["implicit"]["metadata"],
+                         {"organizationName": "Named later"})
+        self.assertEqual(list(self.client.state()["implicit"]["users"]), ["u"])
+
+    def test_delete_organizations_cascades(self):
+        self.orgs("add", [organization("a"), organization("b")])
+        self.add_users("a", [user("u1"), user("u2")])
+        self.add_users("a", [user("d")], documentId="doc")
+        self.add_users("a", [user("f")], folderId="fold")
+        self.add_group("a", "g")
+        self.client.api("/v2/organizations/usergroups/users/add",
+                        {"organizationId": "a", "organizationUserGroupId": "g",
+                         "userIds": ["u1"]})
+        self.add_users("implicit", [user("x")])
+        result = self.by_ids("delete", ["a", "ghost", "implicit", "a"])
+        self.assertEqual(result["message"], "Organization(s) deleted successfully.")
+        self.assertEqual(list(result["data"]), ["a", "ghost", "implicit"])
+        deleted = result["data"]["a"]
+        self.assertEqual((deleted["success"], deleted["message"]), (True, "Deleted Successfully"))
+        self.assertRegex(deleted["id"], HEX32)
+        self.assertEqual((result["data"]["ghost"]["success"], result["data"]["ghost"]["message"]),
+                         (False, ORG_MISSING))
+        self.assertRegex(result["data"]["ghost"]["id"], HEX32)
+        self.assertTrue(result["data"]["implicit"]["success"])
+        self.assertEqual(list(self.client.state()), ["b"])
+        self.assertEqual(list(self.client.details()), ["b"])
+        # Everything inside went with it: group membership answers "does not exist" now.
+        answer = self.client.api("/v2/organizations/usergroups/users/add",
+                                 {"organizationId": "a", "organizationUserGroupId": "g",
+                                  "userIds": ["u1"]})
+        self.assertFalse(answer[1]["result"]["data"]["u1"]["success"])
+        self.assertEqual(self.client.state(), {"b": self.client.state()["b"]})
+        # Users added later start a fresh organization without metadata.
+        self.add_users("a", [user("new")])
+        self.assertEqual(self.client.details()["a"], {"metadata": {}, "disabled": False})
+        self.assertEqual(list(self.client.state()["a"]["users"]), ["new"])
+        # v1 deletes too (shared state); a second delete reports the miss.
+        self.assertTrue(self.by_ids("delete", ["a"], version="v1")["data"]["a"]["success"])
+        self.assertEqual(self.by_ids("delete", ["a"])["data"]["a"]["message"], ORG_MISSING)
+
+    def test_delete_validation(self):
+        path = "/v2/organizations/delete"
+        self.assert_invalid(self.client.api(path, {}),
+                            contains="'organizationIds' is a required property")
+        self.assert_invalid(self.client.api(path, {"organizationIds": []}),
+                            contains="$.data.organizationIds")
+        self.assert_invalid(self.client.api(path, {"organizationIds": [5]}),
+                            contains="$.data.organizationIds[0]")
+
+    def test_update_disabled_state(self):
+        self.orgs("add", [organization("a")])
+        self.add_users("implicit", [user("u")])
+        result = self.by_ids("access/disablestate/update", ["a", "ghost", "implicit"],
+                             disabled=True)
+        self.assertEqual(result["message"],
+                         "Updated disable state for Organization(s) successfully.")
+        item = result["data"]["a"]
+        self.assertEqual((item["success"], item["message"]),
+                         (True, "Updated disable state for organization Successfully"))
+        self.assertRegex(item["id"], HEX32)
+        ghost = result["data"]["ghost"]
+        self.assertEqual((ghost["success"], ghost["message"]), (False, ORG_MISSING))
+        self.assertRegex(ghost["id"], HEX32)
+        self.assertTrue(result["data"]["implicit"]["success"])
+        details = self.client.details()
+        self.assertEqual(set(details), {"a", "implicit"})  # ghost not created
+        self.assertEqual((details["a"]["disabled"], details["implicit"]["disabled"]),
+                         (True, True))
+        self.by_ids("access/disablestate/update", ["a"], version="v1", disabled=False)
+        self.assertEqual(self.client.details()["a"]["disabled"], False)
+        self.assertEqual(self.client.details()["implicit"]["disabled"], True)
+
+    def test_disabled_state_validation(self):
+        path = "/v2/organizations/access/disablestate/update"
+        self.assert_invalid(self.client.api(path, {"organizationIds": ["a"]}),
+                            contains="'disabled' is a required property")
+        self.assert_invalid(self.client.api(path, {"organizationIds": ["a"], "disabled": 1}),
+                            contains="$.data.disabled")
+        self.assert_invalid(self.client.api(path, {"organizationIds": [], "disabled": True}),
+                            contains="$.data.organizationIds")
+
+
+class GetOrganizationsTest(StandInTestCase):
+    """organizations/get: records, filters, the 30-id limit and pagination."""
+
+    def setUp(self):
+        super().setUp()
+        self.client.api("/v2/organizations/add", {"organizations": [
+            organization("b", "Bee", plan="pro"), organization("a", "Ay"),
+            organization("d", "Dee")]})
+        self.add_users("c", [user("u")])  # created implicitly: no organizationName
+        self.client.api("/v2/organizations/access/disablestate/update",
+                        {"organizationIds": ["d"], "disabled": True})
+
+    RECORDS = {
+        "a": {"id": "a", "organizationName": "Ay", "disabled": False},
+        "b": {"id": "b", "organizationName": "Bee", "disabled": False, "plan": "pro"},
+        "c": {"id": "c", "disabled": False},
+        "d": {"id": "d", "organizationName": "Dee", "disabled": True},
+    }
+
+    def get(self, version="v2", **data):
+        status, answer = self.client.api("/%s/organizations/get" % version, data)
+        self.assertEqual(status, 200, answer)
+        return answer["result"]
+
+    def pages(self, version="v2", **data):
+        """Follow nextPageToken to the end: the list of pages (lists of ids)."""
+        pages, tokens = [], []
+        while True:
+            result = self.get(version, **data)
+            pages.append([record["id"] for record in result["data"]])
+            if "nextPageToken" not in result:
+                return pages
+            token = result["nextPageToken"]
+            self.assertIsInstance(token, str)
+            self.assertNotIn(token, tokens)
+            tokens.append(token)
+            data["pageToken"] = token
+            self.assertLess(len(pages), 20)
+
+    def test_get_all(self):
+        result = self.get()
+        self.assertEqual(result, {
+            "status": "success", "message": "Organization(s) retrieved successfully.",
+            "data": [self.RECORDS[org_id] for org_id in "abcd"]})
+        self.assertEqual(list(result["data"][1]), ["id", "organizationName", "disabled", "plan"])
+        self.assertEqual(self.get(organizationIds=[]), result)  # empty filter = all
+        self.assertEqual(self.get("v1"), result)
+
+    def test_get_by_ids_skips_unknown(self):
+        result = self.get(organizationIds=["d", "ghost", "b", "d"])
+        self.assertEqual(result["data"], [self.RECORDS["b"], self.RECORDS["d"]])
+        self.assertNotIn("nextPageToken", result)
+        self.assertEqual(self.get(organizationIds=["ghost"])["data"], [])
+        self.assertEqual(self.get("v1", organizationIds=["c"])["data"], [self.RECORDS["c"]])
+
+    def test_get_reflects_update_and_delete(self):
+        self.client.api("/v1/organizations/update", {"organizations": [
+            organization("c", "See", tier=2)]})
+        self.client.api("/v2/organizations/delete", {"organizationIds": ["a"]})
+        self.assertEqual(self.get()["data"], [
+            self.RECORDS["b"], {"id": "c", "organizationName": "See", "disabled": False,
+                                "tier": 2}, self.RECORDS["d"]])
+
+    def test_thirty_id_limit(self):
+        ids = ["o%02d" % index for index in range(31)]
+        expected = (400, {"error": {"message": "Only 30 organizationIds can be passed at a time.",
+                                    "status": "INVALID_ARGUMENT"}})
+        for version in ("v2", "v1"):
+            self.assertEqual(self.client.api("/%s/organizations/get" % version,
+                                             {"organizationIds": ids}), expected)
+        self.assertEqual(self.get(organizationIds=ids[:29] + ["a"])["data"],
+                         [self.RECORDS["a"]])
+
+    def test_pagination_with_page_size(self):
+        first = self.get(pageSize=1)
+        self.assertEqual(first["data"], [self.RECORDS["a"]])
+        self.assertEqual(list(first), ["status", "message", "data", "nextPageToken"])
+        self.assertEqual(self.pages(pageSize=1), [["a"], ["b"], ["c"], ["d"]])
+        self.assertEqual(self.pages(pageSize=3), [["a", "b", "c"], ["d"]])
+        self.assertEqual(self.pages(pageSize=4), [["a", "b", "c", "d"]])  # exact fit: no token
+        # A token can be used again: the same page comes back.
+        token = first["nextPageToken"]
+        self.assertEqual(self.get(pageSize=2, pageToken=token)["data"],
+                         [self.RECORDS["b"], self.RECORDS["c"]])
+        self.assertEqual(self.get(pageSize=2, pageToken=token)["data"],
+                         [self.RECORDS["b"], self.RECORDS["c"]])
+
+    def test_pagination_with_filter(self):
+        self.assertEqual(self.pages(pageSize=1, organizationIds=["d", "a", "ghost", "c"]),
+                         [["a"], ["c"], ["d"]])
+
+    def test_max_page_size_control(self):
+        self.client.config(max_page_size=1)
+        self.assertEqual(self.pages(), [["a"], ["b"], ["c"], ["d"]])
+        self.assertEqual(self.pages(pageSize=3), [["a"], ["b"], ["c"], ["d"]])  # capped
+        self.client.config(max_page_size=3)
+        self.assertEqual(self.pages(pageSize=2), [["a", "b"], ["c", "d"]])  # the smaller wins
+        self.assertEqual(self.pages(), [["a", "b", "c"], ["d"]])
+        self.client.config(max_page_size=None)
+        self.assertEqual(self.pages(), [["a", "b", "c", "d"]])
+        self.client.config(max_page_size=2)
+        self.client.config()  # nothing given: nothing changes
+        self.assertEqual(self.pages(), [["a", "b"], ["c", "d"]])
+        self.client.control("POST", "reset")  # reset clears the cap
+        self.add_users("x", [user("u")])
+        self.add_users("y", [user("u")])
+        self.add_users("z", [user("u")])
+        self.assertEqual(self.pages(), [["x", "y", "z"]])
+
+    def test_page_token_survives_changes(self):
+        first = self.get(pageSize=2)
+        self.assertEqual([record["id"] for record in first["data"]], ["a", "b"])
+        # The token means "after b": deleting b or adding ids before it does not skip anything.
+        self.client.api("/v2/organizations/delete", {"organizationIds": ["b"]})
+        self.add_users("aa", [user("u")])
+        rest = self.get(pageSize=2, pageToken=first["nextPageToken"])
+        self.assertEqual([record["id"] for record in rest["data"]], ["c", "d"])
+        self.assertNotIn("nextPageToken", rest)
+
+    def test_invalid_page_arguments(self):
+        invalid_token = (400, {"error": {"message": "Invalid pageToken.",
+                                         "status": "INVALID_ARGUMENT"}})
+        for token in ("nope", "bm9wZQ==", "YWZ0ZXI6Yg", "!!!!", "YWZ0ZXI6Yg==x"):
+            self.assertEqual(self.client.api("/v2/organizations/get", {"pageToken": token}),
+                             invalid_token, token)
+        # an empty token is the first page
+        self.assertEqual(len(self.get(pageToken="")["data"]), 4)
+        for page_size in (0, -1, "2", 1.5, True):
+            self.assert_invalid(self.client.api("/v2/organizations/get",
+                                                {"pageSize": page_size}),
+                                contains="$.data.pageSize")
+        self.assert_invalid(self.client.api("/v2/organizations/get", {"pageToken": 7}),
+                            contains="$.data.pageToken")
+        self.assert_invalid(self.client.api("/v2/organizations/get", {"organizationIds": "a"}),
+                            contains="$.data.organizationIds")
+
+    def test_v1_has_no_pagination(self):
+        self.client.config(max_page_size=1)
+        result = self.get("v1", pageSize=1, pageToken="not a token")
+        self.assertEqual(result, {
+            "status": "success", "message": "Organization(s) retrieved successfully.",
+            "data": [self.RECORDS[org_id] for org_id in "abcd"]})
+        v2 = self.get(pageSize=1)
+        self.assertEqual(len(v2["data"]), 1)
+        self.assertIn("nextPageToken", v2)
+
+
+class ConfigControlTest(StandInTestCase):
+
+    def test_config_answer_and_errors(self):
+        status, _response, raw = self.client.raw("POST", "/_standin/config",
+                                                 {"max_page_size": 5})
+        self.assertEqual((status, raw), (200, b'{"ok":true}\n'))
+        for body in ({"max_page_size": 0}, {"max_page_size": -2}, {"max_page_size": "2"},
+                     {"max_page_size": True}, {"max_page_size": 1.5}, {"page_size": 1}, [1]):
+            status, answer = self.client.control("POST", "config", body)
+            self.assertEqual((status, answer["ok"]), (400, False), body)
+            self.assertIn("error", answer)
+        status, _response, raw = self.client.raw("POST", "/_standin/config", "{nope")
+        self.assertEqual(status, 400)
+        self.assertEqual(self.client.control("GET", "config")[0], 405)
+        self.assertEqual(self.client.requests(), [])  # control traffic is not logged
+
+    def test_state_details_for_implicit_organizations(self):
+        self.add_users("o", [user("u")])
+        self.add_group("g-org", "g")
+        self.assertEqual(self.client.details(), {
+            "o": {"metadata": {}, "disabled": False},
+            "g-org": {"metadata": {}, "disabled": False}})
+        self.client.control("POST", "reset")
+        self.assertEqual(self.client.control("GET", "state")[1],
+                         {"organizations": {}, "organizationDetails": {}})
 
 
 class LifecycleTest(unittest.TestCase):

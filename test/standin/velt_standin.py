@@ -1,16 +1,18 @@
 #!/usr/bin/python3
 """Velt stand-in server: a local, stateful imitation of the Velt REST API for tests and the demo.
 
-It serves the user and user-group endpoints under /v1/ and /v2/, checks the two auth headers,
-validates request bodies against Velt's published OpenAPI spec, keeps its state in memory, and
-offers a control API under /_standin/ (reset, fault injection, request log, state) that needs no
-auth.  See README.md next to this file for the behaviour it promises and the assumptions it makes
-where the Velt docs are silent.
+It serves the organization, user and user-group endpoints under /v1/ and /v2/, checks the two
+auth headers, validates request bodies against Velt's published OpenAPI spec, keeps its state in
+memory, and offers a control API under /_standin/ (reset, fault injection, settings, request log,
+state) that needs no auth.  See README.md next to this file for the behaviour it promises and
+the assumptions it makes where the Velt docs are silent.
 
 Runs on Debian's /usr/bin/python3 with the standard library, python3-yaml and python3-jsonschema.
 """
 
 import argparse
+import base64
+import binascii
 import copy
 import hashlib
 import json
@@ -39,6 +41,8 @@ DEFAULT_OPENAPI = os.path.normpath(
 API_VERSIONS = ("v1", "v2")
 CONTROL_PREFIX = "/_standin/"
 MAX_BODY_BYTES = 32 * 1024 * 1024
+DEFAULT_PAGE_SIZE = 1000        # REFERENCE 4.5: pageSize default on the v2 get endpoints
+MAX_FILTER_IDS = 30             # REFERENCE 4.6: ids per filter array on get endpoints
 
 # Canonical gRPC status -> HTTP status (REFERENCE 4.3, the Firebase callable-function mapping).
 GRPC_TO_HTTP = {
@@ -116,15 +120,24 @@ class VeltState:
     organizations: {orgId: {"users": {userId: user},
                             "documents": {docId: {"users": {...}}},
                             "folders": {folderId: {"users": {...}}},
-                            "groups": {groupId: {"groupName": str|None, "members": set}}}}
+                            "groups": {groupId: {"groupName": str|None, "members": set}},
+                            "metadata": {field: value},   # organizations/add|update fields
+                            "disabled": bool}}
+    metadata holds what organizations/add|update sent, minus organizationId (the key) and
+    disabled (kept in "disabled"); organizations created implicitly (users/add, ...) have {}.
     """
+
+    # The keys /_standin/state shows under "organizations" (the original shape, kept as is);
+    # metadata and disabled are shown under "organizationDetails".
+    CONTENT_KEYS = ("users", "documents", "folders", "groups")
 
     def __init__(self):
         self.organizations = {}
 
     @staticmethod
     def new_organization():
-        return {"users": {}, "documents": {}, "folders": {}, "groups": {}}
+        return {"users": {}, "documents": {}, "folders": {}, "groups": {},
+                "metadata": {}, "disabled": False}
 
     @staticmethod
     def new_container():
@@ -138,7 +151,12 @@ class VeltState:
         return org
 
     def snapshot(self):
-        return {"organizations": jsonable(self.organizations)}
+        organizations, details = {}, {}
+        for org_id, org in self.organizations.items():
+            organizations[org_id] = jsonable({key: org[key] for key in self.CONTENT_KEYS})
+            details[org_id] = {"metadata": jsonable(org["metadata"]),
+                               "disabled": org["disabled"]}
+        return {"organizations": organizations, "organizationDetails": details}
 
 
 UserScope = namedtuple("UserScope", "key users")
@@ -293,17 +311,205 @@ def delete_users_from_group(state, data):
     return "Deleted users from group successfully.", results
 
 
+# ---- organizations --------------------------------------------------------------------------
+
+ORG_MISSING = "Organization does not exist"
+
+
+def organization_id(org_id):
+    return opaque_id("organization", org_id)
+
+
+def organization_fields(organization):
+    """(metadata, disabled or None) of an organizations/add|update object."""
+    metadata = copy.deepcopy(organization)
+    del metadata["organizationId"]
+    return metadata, metadata.pop("disabled", None)
+
+
+def add_organizations(state, data):
+    # Upsert, per the OpenAPI description of the operation (REFERENCE 2.1): the object sent
+    # replaces the metadata; users, documents, folders and groups are kept, and so is the
+    # disabled state unless the object carries "disabled" (ASSUMPTION A12).
+    results = {}
+    for organization in data["organizations"]:
+        org_id = organization["organizationId"]
+        metadata, disabled = organization_fields(organization)
+        org = state.organization(org_id, create=True)
+        org["metadata"] = metadata
+        if disabled is not None:
+            org["disabled"] = disabled
+        results[org_id] = {"success": True, "id": organization_id(org_id),
+                           "message": "Added Successfully"}
+    return "Organization(s) added successfully.", results
+
+
+def update_organizations(state, data):
+    # Merge: the fields sent replace those stored, the others are kept; an unknown
+    # organization is reported, not created (ASSUMPTION A13).
+    results = {}
+    for organization in data["organizations"]:
+        org_id = organization["organizationId"]
+        org = state.organization(org_id)
+        if org is None:
+            results[org_id] = {"success": False, "id": organization_id(org_id),
+                               "message": ORG_MISSING}
+            continue
+        metadata, disabled = organization_fields(organization)
+        org["metadata"].update(metadata)
+        if disabled is not None:
+            org["disabled"] = disabled
+        results[org_id] = {"success": True, "id": organization_id(org_id),
+                           "message": "Updated Successfully"}
+    return "Organization(s) updated successfully.", results
+
+
+def delete_organizations(state, data):
+    # Deleting an organization deletes everything in it (REFERENCE 3.1); ASSUMPTION A17.
+    results = {}
+    for org_id in data["organizationIds"]:
+        if org_id in results:
+            continue  # a repeated id keeps its first answer
+        deleted = state.organizations.pop(org_id, None) is not None
+        results[org_id] = {"success": deleted, "id": organization_id(org_id),
+                           "message": "Deleted Successfully" if deleted else ORG_MISSING}
+    return "Organization(s) deleted successfully.", results
+
+
+def update_organizations_disabled(state, data):
+    # The page says a missing organization is created, its own example answers
+    # "Organization does not exist"; the stand-in follows the example (ASSUMPTION A14).
+    results = {}
+    for org_id in data["organizationIds"]:
+        org = state.organization(org_id)
+        if org is None:
+            results[org_id] = {"success": False, "id": organization_id(org_id),
+                               "message": ORG_MISSING}
+            continue
+        org["disabled"] = data["disabled"]
+        results[org_id] = {"success": True, "id": organization_id(org_id),
+                           "message": "Updated disable state for organization Successfully"}
+    return "Updated disable state for Organization(s) successfully.", results
+
+
+def organization_record(org_id, org):
+    """An organization as organizations/get returns it: id, organizationName, disabled, ..."""
+    metadata = org["metadata"]
+    record = {"id": org_id}
+    if "organizationName" in metadata:
+        record["organizationName"] = copy.deepcopy(metadata["organizationName"])
+    record["disabled"] = org["disabled"]
+    for key, value in metadata.items():
+        if key not in record:
+            record[key] = copy.deepcopy(value)
+    return record
+
+
+def get_organizations(state, data, request):
+    wanted = filter_ids(data, "organizationIds")
+    after, size = page_request(data, request)
+    if wanted is None:
+        org_ids = sorted(state.organizations)
+    else:
+        # Unknown ids are skipped (ASSUMPTION A15); order and pages: A16.
+        org_ids = sorted(org_id for org_id in wanted if org_id in state.organizations)
+    page, next_token = paginate(org_ids, after, size)
+    records = [organization_record(org_id, state.organizations[org_id]) for org_id in page]
+    extra = {"nextPageToken": next_token} if next_token is not None else {}
+    return "Organization(s) retrieved successfully.", records, extra
+
+
+# ---- reads: id filters and pagination (shared by every get endpoint) ------------------------
+
+PAGE_TOKEN_PREFIX = "after:"
+
+
+def encode_page_token(last_id):
+    """Opaque page token: base64url of "after:<last id on the page>"."""
+    raw = (PAGE_TOKEN_PREFIX + last_id).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def decode_page_token(token):
+    """The id a page token says to continue after; ApiError for anything we did not issue."""
+    try:
+        raw = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True)
+        text = raw.decode("utf-8")
+    except (UnicodeError, binascii.Error, ValueError):
+        text = None
+    if (text is None or not text.startswith(PAGE_TOKEN_PREFIX)
+            or encode_page_token(text[len(PAGE_TOKEN_PREFIX):]) != token):
+        raise invalid("Invalid pageToken.")
+    return text[len(PAGE_TOKEN_PREFIX):]
+
+
+def filter_ids(data, key):
+    """The distinct ids of an optional filter array, or None when absent or empty (= all, A15)."""
+    ids = data.get(key)
+    if not ids:
+        return None
+    if len(ids) > MAX_FILTER_IDS:
+        raise invalid("Only %d %s can be passed at a time." % (MAX_FILTER_IDS, key))
+    return set(ids)
+
+
+def page_request(data, request):
+    """(continue after this id or None, page size or None for everything) of a get request.
+
+    v1 has no pagination: pageSize and pageToken are ignored there (REFERENCE 4.5).
+    """
+    if request.version == "v1":
+        return None, None
+    size = int(data.get("pageSize", DEFAULT_PAGE_SIZE))
+    if request.max_page_size is not None:
+        size = min(size, request.max_page_size)
+    token = data.get("pageToken")
+    # An empty pageToken means "first page" (ASSUMPTION A16).
+    return (decode_page_token(token) if token else None), size
+
+
+def paginate(sorted_ids, after, size):
+    """(the ids of this page, token for the next page or None when this is the last)."""
+    if after is not None:
+        sorted_ids = [item for item in sorted_ids if item > after]
+    if size is None or len(sorted_ids) <= size:
+        return sorted_ids, None
+    page = sorted_ids[:size]
+    return page, encode_page_token(page[-1])
+
+
 # --------------------------------------------------------------------------------------------
 # Endpoint table.  data_schema is the hand-written JSON schema for body["data"]; it always
 # applies (after the OpenAPI schema, when the spec has the path) and guarantees what the
 # handler relies on.  A new endpoint is one more row here plus its handler.
+#
+# A handler is handler(state, data), or handler(state, data, request) when the row says
+# takes_request=True (request: RequestContext, for the API version and the page-size cap).
+# It returns (message, data) or (message, data, extra): extra's keys (e.g. nextPageToken) go
+# into "result" beside "data".
 # --------------------------------------------------------------------------------------------
 
-Endpoint = namedtuple("Endpoint", "handler data_schema")
+Endpoint = namedtuple("Endpoint", "handler data_schema takes_request", defaults=(False,))
+
+# What a handler may want to know beyond the body: "v1"/"v2", and the control setting
+# max_page_size (None or a positive int).
+RequestContext = namedtuple("RequestContext", "version max_page_size")
 
 STRING = {"type": "string"}
 BOOLEAN = {"type": "boolean"}
 STRING_LIST = {"type": "array", "items": STRING}
+
+ORGANIZATIONS_DATA = {
+    "type": "object",
+    "required": ["organizations"],
+    "properties": {
+        "organizations": {"type": "array", "items": {
+            "type": "object",
+            "required": ["organizationId"],
+            "properties": {"organizationId": STRING, "organizationName": STRING,
+                           "disabled": BOOLEAN}}},
+    },
+}
 
 ENDPOINTS = {
     "users/add": Endpoint(add_users, {
@@ -350,6 +556,25 @@ ENDPOINTS = {
         "properties": {"organizationId": STRING, "organizationUserGroupId": STRING,
                        "userIds": STRING_LIST, "deleteAll": BOOLEAN},
     }),
+    "organizations/add": Endpoint(add_organizations, ORGANIZATIONS_DATA),
+    "organizations/update": Endpoint(update_organizations, ORGANIZATIONS_DATA),
+    "organizations/delete": Endpoint(delete_organizations, {
+        "type": "object",
+        "required": ["organizationIds"],
+        "properties": {"organizationIds": dict(STRING_LIST, minItems=1)},
+    }),
+    "organizations/access/disablestate/update": Endpoint(update_organizations_disabled, {
+        "type": "object",
+        "required": ["organizationIds", "disabled"],
+        "properties": {"organizationIds": dict(STRING_LIST, minItems=1), "disabled": BOOLEAN},
+    }),
+    # The 30-id limit is checked by the handler, with Velt's wording.
+    "organizations/get": Endpoint(get_organizations, {
+        "type": "object",
+        "properties": {"organizationIds": STRING_LIST,
+                       "pageSize": {"type": "integer", "minimum": 1},
+                       "pageToken": STRING},
+    }, takes_request=True),
 }
 
 
@@ -462,6 +687,31 @@ class FaultError(ValueError):
     pass
 
 
+# Control settings (POST /_standin/config); reset restores these.
+DEFAULT_CONFIG = {"max_page_size": None}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def parse_config(raw):
+    """The settings to change, validated; raises ConfigError."""
+    try:
+        changes = json.loads(raw.decode("utf-8") or "{}")
+    except (UnicodeDecodeError, ValueError):
+        raise ConfigError("config body is not valid JSON")
+    if not isinstance(changes, dict):
+        raise ConfigError("config body must be a JSON object")
+    for key, value in changes.items():
+        if key not in DEFAULT_CONFIG:
+            raise ConfigError("unknown config field: %s" % key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 1):
+            raise ConfigError("max_page_size must be a positive integer or null")
+    return changes
+
+
 def parse_fault(raw):
     """Validated fault dict with count filled in; raises FaultError."""
     try:
@@ -536,6 +786,7 @@ class StandIn:
             # socket id -> connection number, assigned at a socket's first API request since
             # reset, so control traffic (curl to /_standin/) never counts as a connection.
             self.connection_numbers = {}
+            self.config = dict(DEFAULT_CONFIG)
 
     def open_socket(self):
         with self.lock:
@@ -573,6 +824,10 @@ class StandIn:
             if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
                 entry["error"] = payload["error"]
 
+    def set_config(self, changes):
+        with self.lock:
+            self.config.update(changes)
+
     def queue_fault(self, fault):
         with self.lock:
             self.faults.append({"fault": fault, "remaining": fault["count"]})
@@ -592,7 +847,7 @@ class StandIn:
     def handle_api(self, method, route, headers, raw_body):
         """Answer one Velt API request: (HTTP status, payload, extra headers)."""
         try:
-            endpoint_name = velt_endpoint_name(route)
+            version, endpoint_name = velt_route(route)
             endpoint = ENDPOINTS.get(endpoint_name)
             if endpoint is None:
                 raise ApiError("NOT_FOUND", "Not found: %s" % route)
@@ -603,8 +858,15 @@ class StandIn:
             body = parse_api_body(raw_body)
             self.validators[endpoint_name].validate(body)
             with self.lock:
-                message, results = endpoint.handler(self.state, body["data"])
+                if endpoint.takes_request:
+                    request = RequestContext(version, self.config["max_page_size"])
+                    answer = endpoint.handler(self.state, body["data"], request)
+                else:
+                    answer = endpoint.handler(self.state, body["data"])
+            message, results = answer[:2]
             payload = {"result": {"status": "success", "message": message, "data": results}}
+            if len(answer) > 2:
+                payload["result"].update(answer[2])
             return 200, payload, ()
         except ApiError as error:
             return error.http_status, error.envelope(), error.headers
@@ -624,12 +886,12 @@ class StandIn:
             return self.state.snapshot()
 
 
-def velt_endpoint_name(route):
-    """"/v2/users/add" -> "users/add"; None when the path is not under a known version."""
+def velt_route(route):
+    """"/v2/users/add" -> ("v2", "users/add"); (None, None) when not under a known version."""
     parts = route.split("/", 2)
     if len(parts) == 3 and parts[0] == "" and parts[1] in API_VERSIONS:
-        return parts[2]
-    return None
+        return parts[1], parts[2]
+    return None, None
 
 
 def check_auth(headers, api_key, auth_token):
@@ -838,6 +1100,15 @@ def control_fault(server, raw_body):
     return 200, {"ok": True, "queued": server.standin.queue_fault(fault)}
 
 
+def control_config(server, raw_body):
+    try:
+        changes = parse_config(raw_body)
+    except ConfigError as error:
+        return 400, {"ok": False, "error": str(error)}
+    server.standin.set_config(changes)
+    return 200, {"ok": True}
+
+
 def control_shutdown(_server, _raw_body):
     return 200, {"ok": True}
 
@@ -846,6 +1117,7 @@ def control_shutdown(_server, _raw_body):
 CONTROL_ACTIONS = {
     "reset": (("POST",), control_reset),
     "fault": (("POST",), control_fault),
+    "config": (("POST",), control_config),
     "shutdown": (("POST",), control_shutdown),
     "requests": (("GET", "POST"), lambda server, _body: (200, server.standin.requests_answer())),
     "stats": (("GET", "POST"), lambda server, _body: (200, server.standin.stats_answer())),

@@ -1,0 +1,204 @@
+/*-------------------------------------------------------------------------
+ *
+ * reads.c
+ *		Velt's get endpoints as row sets: page tokens followed, ID filters
+ *		split to Velt's per-request limit, typed columns from the catalog.
+ *
+ * Each returned object becomes a row: one typed column per field the
+ * endpoint's catalog row names (converted to the SQL column's type), then
+ * the whole object as jsonb.  Pages are requested until Velt returns no
+ * page token or max_items rows have been produced.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "json_c.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "api.h"
+#include "jsonc_pg.h"
+#include "reads.h"
+#include "settings.h"
+
+/* A runaway token loop ends here rather than never. */
+#define VELT_MAX_PAGES 100000
+
+/* One field of a returned object as a value of the column's type. */
+static Datum
+column_value(json_object *field, Oid type, bool *isnull)
+{
+	*isnull = (field == NULL || json_object_is_type(field, json_type_null));
+	if (*isnull)
+		return (Datum) 0;
+
+	switch (type)
+	{
+		case BOOLOID:
+			if (json_object_is_type(field, json_type_boolean))
+				return BoolGetDatum(json_object_get_boolean(field));
+			break;
+		case INT8OID:
+			if (json_object_is_type(field, json_type_int))
+				return Int64GetDatum(json_object_get_int64(field));
+			break;
+		case JSONBOID:
+			return velt_jsonc_to_jsonb(field);
+		case TEXTOID:
+			if (json_object_is_type(field, json_type_string))
+				return CStringGetTextDatum(json_object_get_string(field));
+			else
+			{
+				size_t		len;
+
+				return CStringGetTextDatum(velt_jsonc_text(field, &len));
+			}
+		default:
+			break;
+	}
+	/* a field of an unexpected type is NULL; the jsonb column has it */
+	*isnull = true;
+	return (Datum) 0;
+}
+
+static void
+put_row(ReturnSetInfo *rsinfo, const VeltEndpoint *ep, json_object *object)
+{
+	TupleDesc	desc = rsinfo->setDesc;
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	int			i;
+
+	for (i = 0; i < desc->natts - 1; i++)
+	{
+		json_object *field = NULL;
+
+		if (ep->columns[i])
+			json_object_object_get_ex(object, ep->columns[i], &field);
+		values[i] = column_value(field, TupleDescAttr(desc, i)->atttypid, &nulls[i]);
+	}
+	values[desc->natts - 1] = velt_jsonc_to_jsonb(object);
+	nulls[desc->natts - 1] = false;
+	tuplestore_putvalues(rsinfo->setResult, desc, values, nulls);
+}
+
+/* Reads every page for one slice of the ID filter; returns rows produced. */
+static int
+read_pages(const VeltCall *call, ReturnSetInfo *rsinfo, int first, int count,
+		   int budget)
+{
+	const VeltEndpoint *ep = call->endpoint;
+	MemoryContext page_cxt = AllocSetContextCreate(CurrentMemoryContext, "velt page",
+												   ALLOCSET_DEFAULT_SIZES);
+	char	   *token = NULL;
+	int			produced = 0;
+	int			pages;
+
+	for (pages = 0; pages < VELT_MAX_PAGES; pages++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(page_cxt);
+		json_object *data = velt_jsonc_owned(json_object_new_object());
+		json_object *result;
+		json_object *rows;
+		json_object *next = NULL;
+		VeltExchange ex;
+		size_t		i;
+		char	   *next_token = NULL;
+
+		{
+			json_object_object_foreach(call->fixed, key, value)
+				json_object_object_add(data, key, json_object_get(value));
+		}
+		if (count > 0)
+		{
+			json_object *ids = json_object_new_array_ext(count);
+			int			j;
+
+			for (j = first; j < first + count; j++)
+				json_object_array_add(ids, json_object_new_string(call->ids[j]));
+			json_object_object_add(data, ep->filter_key, ids);
+		}
+		if (token)
+			json_object_object_add(data, "pageToken", json_object_new_string(token));
+
+		result = velt_call_result(ep->path, data, &ex);
+		if (json_object_object_get_ex(result, "data", &rows) &&
+			!json_object_is_type(rows, json_type_null) &&
+			!json_object_is_type(rows, json_type_array))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("Velt's answer is not shaped as documented: \"result.data\" is not an array"),
+					 errdetail_internal("Endpoint: POST %s; HTTP status: %ld.", ex.path, ex.http.status)));
+		for (i = 0; rows && json_object_is_type(rows, json_type_array) &&
+			 i < json_object_array_length(rows); i++)
+		{
+			json_object *object = json_object_array_get_idx(rows, i);
+
+			if (!json_object_is_type(object, json_type_object))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("Velt's answer is not shaped as documented: item %zu of \"result.data\" is not an object", i),
+						 errdetail_internal("Endpoint: POST %s; HTTP status: %ld.", ex.path, ex.http.status)));
+			put_row(rsinfo, ep, object);
+			produced++;
+			if (budget > 0 && produced >= budget)
+				break;
+		}
+
+		if ((budget <= 0 || produced < budget) &&
+			json_object_object_get_ex(result, ep->page_token_key, &next) &&
+			json_object_is_type(next, json_type_string) &&
+			json_object_get_string_len(next) > 0)
+		{
+			if (token && strcmp(token, json_object_get_string(next)) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("Velt returned the same page token twice"),
+						 errdetail_internal("Endpoint: POST %s; HTTP status: %ld.", ex.path, ex.http.status)));
+			next_token = MemoryContextStrdup(page_cxt->parent, json_object_get_string(next));
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(page_cxt);
+		if (next_token == NULL)
+			break;
+		token = next_token;
+	}
+	MemoryContextDelete(page_cxt);
+	return produced;
+}
+
+Datum
+velt_read_endpoint(FunctionCallInfo fcinfo, const VeltEndpoint *ep)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	VeltCall	call;
+	int			produced = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	velt_call_from_args(fcinfo, ep, &call);
+	velt_require_credentials();
+
+	if (call.nitems == 0)
+		(void) read_pages(&call, rsinfo, 0, 0, call.max_items);
+	else
+	{
+		int			first;
+
+		for (first = 0; first < call.nitems; first += ep->max_filter_ids)
+		{
+			int			budget = call.max_items ? call.max_items - produced : 0;
+
+			produced += read_pages(&call, rsinfo, first,
+								   Min(ep->max_filter_ids, call.nitems - first), budget);
+			if (call.max_items && produced >= call.max_items)
+				break;
+		}
+	}
+	return (Datum) 0;
+}
