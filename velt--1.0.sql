@@ -227,6 +227,13 @@ CREATE TABLE velt.results (
 );
 CREATE INDEX results_finished ON velt.results (finished_at);
 
+-- the queue and its history survive pg_dump and restore
+SELECT pg_catalog.pg_extension_config_dump('velt.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('velt.outbox_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('velt.results', '');
+SELECT pg_catalog.pg_extension_config_dump('velt.commit_order', '');
+SELECT pg_catalog.pg_extension_config_dump('velt.commit_seq', '');
+
 REVOKE ALL ON ALL TABLES IN SCHEMA velt FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA velt FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt.stamp_commit() FROM PUBLIC;
@@ -377,8 +384,12 @@ BEGIN
 				trigger_function, col, key, relid::regclass
 				USING ERRCODE = 'undefined_column';
 		END IF;
-		IF NOT typ = ANY (allowed_types)
-		   AND (SELECT typname FROM pg_type WHERE oid = typ) <> 'citext' THEN
+		-- built-in types, or citext of the citext extension: their casts and
+		-- output functions are safe to run with the trigger owner's rights
+		IF NOT typ = ANY (allowed_types) AND NOT EXISTS (
+			SELECT 1 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+			WHERE d.classid = 'pg_type'::regclass AND d.objid = typ
+			  AND d.refclassid = 'pg_extension'::regclass AND e.extname = 'citext') THEN
 			RAISE EXCEPTION '%: column "%" (for %) of table % has type %, which cannot be sent to Velt',
 				trigger_function, col, key, relid::regclass, typ
 				USING ERRCODE = 'datatype_mismatch',
@@ -404,14 +415,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
 	WHERE tgrelid = relid AND tgname = trigger_name
 $$;
 
--- "column::text" for a mapped key, or "NULL::text".
-CREATE FUNCTION velt.column_expr(mapping jsonb, key text) RETURNS text
+-- The membership rows of a transition table: organization, group, user.
+-- Built in one format() call, so nothing in a name is read as a format code.
+CREATE FUNCTION velt.members_sql(mapping jsonb, relation text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
-	SELECT CASE WHEN mapping ? key THEN quote_ident(mapping->>key) || '::text' ELSE 'NULL::text' END
+	SELECT format('SELECT %I::text AS org, %I::text AS grp, %I::text AS uid FROM %I',
+				  mapping->>'organization', mapping->>'group', mapping->>'user_id', relation)
 $$;
 
--- In C (src/triggers.c): it reads a statement's transition table directly
--- and stores the users as text arrays, so the user's INSERT pays no JSON.
 CREATE FUNCTION velt_users_trigger() RETURNS trigger
 AS 'MODULE_PATHNAME', 'velt_users_trigger'
 LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog;
@@ -419,38 +430,39 @@ LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog;
 COMMENT ON FUNCTION velt_users_trigger() IS
 'Trigger: keeps Velt users in sync through the outbox; arguments map columns (organization=, user_id=, name=, email=, document=, folder=, photo_url=, role=)';
 
+-- SECURITY DEFINER, so it touches only the mapped columns, whose types
+-- velt.trigger_columns has checked (built-in or citext): no user-defined
+-- cast or output function ever runs with the owner's rights.
 CREATE FUNCTION velt_group_members_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog SET work_mem = '64MB' AS $$
 DECLARE
 	m jsonb := velt.trigger_columns('velt_group_members_trigger', TG_RELID, TG_ARGV,
 		ARRAY['organization', 'group', 'user_id'], ARRAY[]::text[]);
+	row_query text;
 	tt record;
 	r record;
-	rowdata jsonb;
-	member_query text;
+	old_key text[];
+	new_key text[];
 BEGIN
 	IF TG_WHEN <> 'AFTER' THEN
 		RAISE EXCEPTION 'velt_group_members_trigger must be an AFTER trigger'
 			USING ERRCODE = 'triggered_action_exception';
 	END IF;
+	-- organization, group and user of one row, as text
+	row_query := format('SELECT ARRAY[($1).%I::text, ($1).%I::text, ($1).%I::text]',
+		m->>'organization', m->>'group', m->>'user_id');
 	IF TG_LEVEL = 'ROW' THEN
 		IF TG_OP IN ('UPDATE', 'DELETE') THEN
-			rowdata := to_jsonb(OLD);
-			IF TG_OP = 'DELETE' OR
-			   (rowdata->>(m->>'organization'), rowdata->>(m->>'group'), rowdata->>(m->>'user_id'))
-			   IS DISTINCT FROM
-			   (to_jsonb(NEW)->>(m->>'organization'), to_jsonb(NEW)->>(m->>'group'),
-				to_jsonb(NEW)->>(m->>'user_id')) THEN
-				PERFORM @extschema@.velt_enqueue_delete_users_from_group(
-					rowdata->>(m->>'organization'), rowdata->>(m->>'group'),
-					ARRAY[rowdata->>(m->>'user_id')]);
-			END IF;
+			EXECUTE row_query INTO old_key USING OLD;
 		END IF;
 		IF TG_OP IN ('INSERT', 'UPDATE') THEN
-			rowdata := to_jsonb(NEW);
-			PERFORM @extschema@.velt_enqueue_add_users_to_group(
-				rowdata->>(m->>'organization'), rowdata->>(m->>'group'),
-				ARRAY[rowdata->>(m->>'user_id')]);
+			EXECUTE row_query INTO new_key USING NEW;
+		END IF;
+		IF old_key IS NOT NULL AND old_key IS DISTINCT FROM new_key THEN
+			PERFORM @extschema@.velt_enqueue_delete_users_from_group(old_key[1], old_key[2], ARRAY[old_key[3]]);
+		END IF;
+		IF new_key IS NOT NULL THEN
+			PERFORM @extschema@.velt_enqueue_add_users_to_group(new_key[1], new_key[2], ARRAY[new_key[3]]);
 		END IF;
 		RETURN NULL;
 	END IF;
@@ -462,33 +474,30 @@ BEGIN
 			USING ERRCODE = 'invalid_object_definition',
 				  HINT = 'Declare REFERENCING NEW TABLE AS ... (INSERT, UPDATE) and OLD TABLE AS ... (UPDATE, DELETE).';
 	END IF;
-	member_query := format('SELECT %s AS org, %s AS grp, %s AS uid FROM %%I',
-		velt.column_expr(m, 'organization'), velt.column_expr(m, 'group'),
-		velt.column_expr(m, 'user_id'));
 
 	IF TG_OP = 'UPDATE' THEN
 		-- memberships that ended
-		FOR r IN EXECUTE format(
+		FOR r IN EXECUTE
 			'SELECT org, grp, array_agg(DISTINCT uid ORDER BY uid) AS ids FROM ('
-			'  SELECT * FROM (' || member_query || ') o'
-			'  EXCEPT SELECT * FROM (' || member_query || ') n'
-			') gone GROUP BY org, grp', tt.old_table, tt.new_table)
+			'  SELECT * FROM (' || velt.members_sql(m, tt.old_table) || ') o'
+			'  EXCEPT SELECT * FROM (' || velt.members_sql(m, tt.new_table) || ') n'
+			') gone GROUP BY org, grp'
 		LOOP
 			PERFORM @extschema@.velt_enqueue_delete_users_from_group(r.org, r.grp, r.ids);
 		END LOOP;
 	ELSIF TG_OP = 'DELETE' THEN
-		FOR r IN EXECUTE format(
+		FOR r IN EXECUTE
 			'SELECT org, grp, array_agg(DISTINCT uid ORDER BY uid) AS ids '
-			'FROM (' || member_query || ') o GROUP BY org, grp', tt.old_table)
+			'FROM (' || velt.members_sql(m, tt.old_table) || ') o GROUP BY org, grp'
 		LOOP
 			PERFORM @extschema@.velt_enqueue_delete_users_from_group(r.org, r.grp, r.ids);
 		END LOOP;
 		RETURN NULL;
 	END IF;
 
-	FOR r IN EXECUTE format(
+	FOR r IN EXECUTE
 		'SELECT org, grp, array_agg(DISTINCT uid ORDER BY uid) AS ids '
-		'FROM (' || member_query || ') n GROUP BY org, grp', tt.new_table)
+		'FROM (' || velt.members_sql(m, tt.new_table) || ') n GROUP BY org, grp'
 	LOOP
 		PERFORM @extschema@.velt_enqueue_add_users_to_group(r.org, r.grp, r.ids);
 	END LOOP;
@@ -500,6 +509,6 @@ COMMENT ON FUNCTION velt_group_members_trigger() IS
 
 REVOKE ALL ON FUNCTION velt.trigger_columns(text, oid, text[], text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt.transition_tables(oid, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION velt.column_expr(jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt.members_sql(jsonb, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_users_trigger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_group_members_trigger() FROM PUBLIC;

@@ -224,3 +224,16 @@ SET CONSTRAINTS ALL IMMEDIATE;
 SELECT * FROM drain();
 COMMIT;
 SELECT * FROM drain();
+
+-- a retried operation keeps only the IDs Velt has not answered yet
+SELECT standin_reset();
+SET velt.batch_size = 1;
+SELECT standin_fault('{"delay_ms": 1}');
+SELECT standin_fault('{"status": 503}');
+SELECT velt_enqueue_add_users('part', test_users('pa1', 'pa2')) AS op \gset
+SELECT * FROM drain();
+SELECT ids, jsonb_array_length(items) AS items, attempts FROM velt.outbox WHERE id = :op;
+SELECT make_due();
+SELECT * FROM drain();
+SELECT seq, status, body->'data'->'users'->0->>'userId' AS user_id FROM standin_requests() ORDER BY seq;
+RESET velt.batch_size;

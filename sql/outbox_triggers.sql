@@ -182,3 +182,12 @@ SELECT requests, delivered FROM velt_process_outbox();
 CREATE TRIGGER memberships_before BEFORE INSERT ON memberships FOR EACH ROW
 	EXECUTE FUNCTION velt_group_members_trigger('organization=org', 'group=grp', 'user_id=member');
 SELECT * FROM try($$INSERT INTO memberships VALUES ('gco', 'red', 'u3')$$);
+
+-- column names are quoted, never read as SQL or format codes
+CREATE TABLE odd_members ("org%s" text, "grp;--" text, "Member" text);
+CREATE TRIGGER odd_members_velt AFTER INSERT ON odd_members REFERENCING NEW TABLE AS "new%I"
+	FOR EACH STATEMENT EXECUTE FUNCTION velt_group_members_trigger(
+		'organization=org%s', 'group=grp;--', 'user_id=Member');
+INSERT INTO odd_members VALUES ('gco', 'red', 'u3');
+SELECT endpoint, fixed, ids FROM velt.outbox ORDER BY id DESC LIMIT 1;
+DELETE FROM velt.outbox;

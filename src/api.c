@@ -326,6 +326,15 @@ build_body(const VeltCall *call, int first, int count)
 	return root;
 }
 
+/* jsonb refuses \u0000; such an answer must fail before any row is made. */
+static bool
+storable_as_jsonb(json_object *item)
+{
+	size_t		len;
+
+	return strstr(velt_jsonc_text(item, &len), "\\u0000") == NULL;
+}
+
 /*
  * Checks that every ID's result is shaped as documented, so that handing
  * them out afterwards cannot fail half-way.
@@ -368,6 +377,12 @@ answer_is_well_formed(const VeltCall *call, VeltExchange *ex, int first, int cou
 		{
 			snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
 					 "the result for ID \"%s\" is invalid: %s", call->ids[i], reason);
+			return false;
+		}
+		if (outcome.item && !storable_as_jsonb(outcome.item))
+		{
+			snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
+					 "the result for ID \"%s\" contains a NUL character", call->ids[i]);
 			return false;
 		}
 	}
@@ -414,6 +429,15 @@ velt_send_items(const VeltCall *call, int first, int count, int max_retries,
 	int			i;
 
 	velt_exchange(call->endpoint->path, body_text, body_len, max_retries, ex);
+	if (ex->kind == VELT_ANSWER_ERROR && call->endpoint->items_in_error_details &&
+		ex->http.status == 500 && ex->envelope.kind == VELT_ENVELOPE_ERROR &&
+		ex->envelope.details != NULL &&
+		json_object_is_type(ex->envelope.details, json_type_object))
+	{
+		/* a partly failed batch: every item's outcome is in the details */
+		ex->envelope.data = ex->envelope.details;
+		ex->kind = VELT_ANSWER_OK;
+	}
 	if (ex->kind != VELT_ANSWER_OK)
 		return false;
 	if (!answer_is_well_formed(call, ex, first, count))

@@ -91,6 +91,77 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.page_token_key = "nextPageToken",
 		.columns = {"id", "organizationName", "disabled"},
 	},
+	[VELT_EP_ADD_DOCUMENTS] = {
+		.sql_name = "velt_add_documents",
+		.path = "organizations/documents/add",
+		.items_key = "documents",
+		.items_arg = "documents",
+		.id_field = "documentId",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_FOLDER, VELT_ARG_OPTIONS},
+		.items_in_error_details = true,
+	},
+	[VELT_EP_UPDATE_DOCUMENTS] = {
+		.sql_name = "velt_update_documents",
+		.path = "organizations/documents/update",
+		.items_key = "documents",
+		.items_arg = "documents",
+		.id_field = "documentId",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
+		.items_in_error_details = true,
+	},
+	[VELT_EP_DELETE_DOCUMENTS] = {
+		.sql_name = "velt_delete_documents",
+		.path = "organizations/documents/delete",
+		.items_key = "documentIds",
+		.items_arg = "document_ids",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_IDS, VELT_ARG_OPTIONS},
+		.items_in_error_details = true,
+	},
+	[VELT_EP_UPDATE_DOCUMENTS_ACCESS] = {
+		.sql_name = "velt_update_documents_access",
+		.path = "organizations/documents/access/update",
+		.items_key = "documentIds",
+		.items_arg = "document_ids",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_IDS, VELT_ARG_ACCESS_TYPE, VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_UPDATE_DOCUMENTS_DISABLED] = {
+		.sql_name = "velt_update_documents_disabled",
+		.path = "organizations/documents/access/disablestate/update",
+		.items_key = "documentIds",
+		.items_arg = "document_ids",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_IDS, VELT_ARG_DISABLED, VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_GET_DOCUMENTS] = {
+		.sql_name = "velt_get_documents",
+		.path = "organizations/documents/get",
+		.items_arg = "document_ids",
+		.args = {VELT_ARG_ORG, VELT_ARG_FILTER_IDS, VELT_ARG_FOLDER, VELT_ARG_MAX_ITEMS,
+		VELT_ARG_OPTIONS},
+		.filter_key = "documentIds",
+		.max_filter_ids = 30,
+		.page_token_key = "pageToken",
+		.columns = {"id", "documentName", "disabled", "accessType"},
+	},
+	[VELT_EP_UPDATE_USERS] = {
+		.sql_name = "velt_update_users",
+		.path = "users/update",
+		.items_key = "users",
+		.items_arg = "users",
+		.id_field = "userId",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_DOCUMENT, VELT_ARG_FOLDER,
+		VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_GET_USERS] = {
+		.sql_name = "velt_get_users",
+		.path = "users/get",
+		.items_arg = "user_ids",
+		.args = {VELT_ARG_ORG, VELT_ARG_FILTER_IDS, VELT_ARG_DOCUMENT, VELT_ARG_FOLDER,
+		VELT_ARG_MAX_ITEMS, VELT_ARG_OPTIONS},
+		.filter_key = "userIds",
+		.max_filter_ids = 30,
+		.page_token_key = "nextPageToken",
+		.columns = {"userId", "name", "email", "accessRole"},
+	},
 };
 
 const char *
@@ -110,6 +181,8 @@ velt_arg_name(VeltArgRole role)
 			return "delete_all";
 		case VELT_ARG_DISABLED:
 			return "disabled";
+		case VELT_ARG_ACCESS_TYPE:
+			return "access_type";
 		case VELT_ARG_MAX_ITEMS:
 			return "max_items";
 		case VELT_ARG_OPTIONS:
@@ -140,6 +213,8 @@ velt_arg_data_key(VeltArgRole role)
 			return "deleteAll";
 		case VELT_ARG_DISABLED:
 			return "disabled";
+		case VELT_ARG_ACCESS_TYPE:
+			return "accessType";
 		case VELT_ARG_FILTER_IDS:
 		case VELT_ARG_MAX_ITEMS:
 		case VELT_ARG_ITEM_OBJECTS:

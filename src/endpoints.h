@@ -25,6 +25,7 @@ typedef enum VeltArgRole
 	VELT_ARG_GROUP,				/* data.organizationUserGroupId, required */
 	VELT_ARG_DELETE_ALL,		/* data.deleteAll, replaces the ID list */
 	VELT_ARG_DISABLED,			/* data.disabled, required boolean */
+	VELT_ARG_ACCESS_TYPE,		/* data.accessType, required text */
 	VELT_ARG_FILTER_IDS,		/* text[] of IDs a read is limited to, optional */
 	VELT_ARG_MAX_ITEMS,			/* most rows a read returns, optional */
 	VELT_ARG_OPTIONS			/* jsonb object merged into data */
@@ -49,6 +50,12 @@ typedef struct VeltEndpoint
 	const char *id_field;		/* ID field of each object item; NULL for IDs */
 	VeltArgRole args[VELT_MAX_ARGS];	/* roles of the SQL arguments, in order */
 
+	/*
+	 * v2 documents answer a partly failed batch with HTTP 500 INTERNAL and
+	 * every item's result in error.details: read those as per-ID rows.
+	 */
+	bool		items_in_error_details;
+
 	/* reads only: paging and the row shape */
 	const char *filter_key;		/* request key of the ID filter */
 	int			max_filter_ids; /* Velt's limit per request; longer lists split */
@@ -70,6 +77,14 @@ typedef enum VeltEndpointId
 	VELT_EP_DELETE_ORGANIZATIONS,
 	VELT_EP_UPDATE_ORGANIZATIONS_DISABLED,
 	VELT_EP_GET_ORGANIZATIONS,
+	VELT_EP_ADD_DOCUMENTS,
+	VELT_EP_UPDATE_DOCUMENTS,
+	VELT_EP_DELETE_DOCUMENTS,
+	VELT_EP_UPDATE_DOCUMENTS_ACCESS,
+	VELT_EP_UPDATE_DOCUMENTS_DISABLED,
+	VELT_EP_GET_DOCUMENTS,
+	VELT_EP_UPDATE_USERS,
+	VELT_EP_GET_USERS,
 	VELT_EP_COUNT
 } VeltEndpointId;
 

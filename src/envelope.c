@@ -112,6 +112,9 @@ velt_envelope_parse(const char *body, size_t len, VeltEnvelope *env)
 		env->kind = VELT_ENVELOPE_ERROR;
 		env->message = string_member(member, "message");
 		env->error_status = string_member(member, "status");
+		if (json_object_object_get_ex(member, "details", &env->details) &&
+			json_object_is_type(env->details, json_type_null))
+			env->details = NULL;
 		if (env->error_status == NULL)
 			env->error_status = string_member(member, "code");
 		return env->kind;
@@ -145,6 +148,7 @@ velt_envelope_free(VeltEnvelope *env)
 	env->data = NULL;
 	env->message = NULL;
 	env->error_status = NULL;
+	env->details = NULL;
 }
 
 bool

@@ -31,6 +31,7 @@ typedef struct VeltEnvelope
 	json_object *data;			/* borrowed: result.data, NULL if absent or null */
 	const char *message;		/* result.message or error.message, or NULL */
 	const char *error_status;	/* error.status (or error.code), or NULL */
+	json_object *details;		/* borrowed: error.details, or NULL */
 	char		invalid_reason[160];	/* why the answer is not an envelope */
 } VeltEnvelope;
 

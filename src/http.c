@@ -34,6 +34,9 @@
 /* Longest wait between interrupt checks while a request is in flight. */
 #define VELT_POLL_MS 10
 
+/* Longest Retry-After taken at its word (a day); more is treated as a day. */
+#define VELT_MAX_RETRY_AFTER_S (24 * 3600)
+
 /* Largest answer accepted; Velt's per-ID answers are far smaller. */
 #define VELT_MAX_RESPONSE_BYTES (64 * 1024 * 1024)
 
@@ -369,7 +372,7 @@ velt_http_post(const VeltHttpRequest *req, VeltHttpResponse *resp)
 		/* CURLINFO_RETRY_AFTER reads both delta-seconds and HTTP dates */
 		if (curl_easy_header(easy_handle, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK &&
 			curl_easy_getinfo(easy_handle, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK)
-			resp->retry_after_s = (long) retry_after;
+			resp->retry_after_s = (long) Min(retry_after, VELT_MAX_RETRY_AFTER_S);
 		resp->failure = VELT_TRANSPORT_OK;
 		resp->body = response.data ? response.data : "";
 		resp->body_len = response.len;

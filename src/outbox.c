@@ -364,6 +364,7 @@ items_from_rows(Datum rows_datum, VeltCall *call)
 		json_object *item = json_object_new_object();
 		int			f;
 
+		json_object_array_add(items, item);		/* owned from here on */
 		if (nulls[i * VELT_USER_NFIELDS])
 			elog(ERROR, "velt.outbox item_values has a row without a user ID");
 		call->ids[i] = TextDatumGetCString(elems[i * VELT_USER_NFIELDS]);
@@ -378,7 +379,6 @@ items_from_rows(Datum rows_datum, VeltCall *call)
 								   json_object_new_string_len(VARDATA_ANY(DatumGetPointer(value)),
 															  VARSIZE_ANY_EXHDR(DatumGetPointer(value))));
 		}
-		json_object_array_add(items, item);
 	}
 	return items;
 }
@@ -419,7 +419,7 @@ take_operations(Drain *drain, int max_items)
 		"SELECT o.id, o.endpoint, o.target, o.fixed::text, o.items::text, "
 		"       o.ids, o.attempts, o.enqueued_at, o.item_values "
 		"FROM velt.outbox o JOIN velt.commit_order c ON c.xact = o.xact "
-		"WHERE o.state = 'pending' AND c.seq IS NOT NULL "
+		"WHERE o.state = 'pending' "
 		"  AND o.next_attempt_at <= pg_catalog.clock_timestamp() "
 		"  AND o.xact IS DISTINCT FROM pg_catalog.pg_current_xact_id_if_assigned() "
 		/* an organization waits while an earlier operation of it awaits a retry */
@@ -429,7 +429,7 @@ take_operations(Drain *drain, int max_items)
 		"                    AND e.next_attempt_at > pg_catalog.clock_timestamp() "
 		"                    AND (ec.seq, e.id) < (c.seq, o.id)) "
 		"  AND pg_catalog.pg_try_advisory_xact_lock(1986356340, pg_catalog.hashtext(o.target)) "
-		"ORDER BY c.seq, o.id "
+		"ORDER BY c.seq NULLS LAST, o.id "
 		"LIMIT $1 "
 		"FOR UPDATE OF o SKIP LOCKED";
 	Oid			types[1] = {INT4OID};
@@ -705,7 +705,9 @@ worth_retrying(const VeltExchange *ex)
 			/* even TLS and URL trouble: a fixed setting lets it through */
 			return true;
 		case VELT_ANSWER_ERROR:
+			/* 401/403: credentials being rotated must not reject the queue */
 			return ex->http.status == 429 || ex->http.status >= 500 ||
+				ex->http.status == 401 || ex->http.status == 403 ||
 				(ex->http.status >= 200 && ex->http.status < 300 &&
 				 ex->envelope.error_status &&
 				 (strcmp(ex->envelope.error_status, "UNAVAILABLE") == 0 ||
@@ -842,6 +844,42 @@ array_of(ArrayBuildState *state)
 	return makeArrayResult(state, CurrentMemoryContext);
 }
 
+/*
+ * A retried operation keeps only the items Velt has not answered: resending
+ * answered ones later could undo operations delivered after them.
+ */
+static void
+drop_answered_items(const OutboxOp *op)
+{
+	json_object *items;
+	Datum	   *ids;
+	int			n = 0;
+	int			i;
+	Oid			types[3] = {INT8OID, JSONBOID, TEXTARRAYOID};
+	Datum		values[3];
+
+	for (i = 0; i < op->call.nitems; i++)
+		if (op->answered[i])
+			break;
+	if (i == op->call.nitems)
+		return;					/* nothing answered: keep it as it is */
+
+	items = velt_jsonc_owned(json_object_new_array());
+	ids = palloc(sizeof(Datum) * op->call.nitems);
+	for (i = 0; i < op->call.nitems; i++)
+	{
+		if (op->answered[i])
+			continue;
+		json_object_array_add(items, json_object_get(json_object_array_get_idx(op->call.items, i)));
+		ids[n++] = CStringGetTextDatum(op->call.ids[i]);
+	}
+	values[0] = Int64GetDatum(op->id);
+	values[1] = velt_jsonc_to_jsonb(items);
+	values[2] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+	run_spi("UPDATE velt.outbox SET items = $2, ids = $3, item_values = NULL WHERE id = $1",
+			3, types, values, SPI_OK_UPDATE);
+}
+
 /* Writes the outcome of every operation and the per-ID results. */
 static void
 settle(Drain *drain, VeltDrainSummary *summary)
@@ -880,6 +918,7 @@ settle(Drain *drain, VeltDrainSummary *summary)
 														  velt_outbox_retry_max_delay_ms,
 														  op->retry_after_s);
 
+					drop_answered_items(op);
 					accumArrayResult(change_id, Int64GetDatum(op->id), false, INT8OID, CurrentMemoryContext);
 					accum_text(change_state, "pending", CurrentMemoryContext, TEXTOID);
 					accumArrayResult(change_ms, Int64GetDatum(wait_ms), false, INT8OID, CurrentMemoryContext);
@@ -981,7 +1020,7 @@ static TimestampTz
 next_due(void)
 {
 	int			rc = SPI_execute("SELECT min(next_attempt_at) FROM velt.outbox "
-								 "WHERE state = 'pending'", true, 1);
+								 "WHERE state = 'pending'", false, 1);
 	bool		isnull;
 	Datum		d;
 
@@ -999,10 +1038,10 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 	MemoryContext drain_cxt;
 	MemoryContext old;
 	int			taken = 0;
+	bool		credentials_checked = false;
 
 	memset(summary, 0, sizeof(*summary));
 	INSTR_TIME_SET_CURRENT(start);
-	velt_require_credentials();
 
 	drain_cxt = AllocSetContextCreate(CurrentMemoryContext, "velt drain",
 									  ALLOCSET_DEFAULT_SIZES);
@@ -1019,6 +1058,13 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 		result_rows_init(&drain.rows);
 
 		round_items = take_operations(&drain, max_items - taken);
+		/* SPI leaves us in its own context; the round's work belongs here */
+		MemoryContextSwitchTo(drain_cxt);
+		if (drain.nops > 0 && !credentials_checked)
+		{
+			velt_require_credentials();
+			credentials_checked = true;
+		}
 		taken += round_items;
 		summary->operations += drain.nops;
 		coalesce(&drain);
@@ -1046,8 +1092,10 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 					 * under way, so none is left half-delivered.
 					 */
 					out_of_time = true;
-					if (!batch_finishes_started_op(&drain, batch))
+					if (blocked || !batch_finishes_started_op(&drain, batch))
 					{
+						/* nothing after a skipped batch may overtake it */
+						blocked = true;
 						MemoryContextSwitchTo(outer);
 						MemoryContextDelete(batch_cxt);
 						continue;

@@ -322,6 +322,10 @@ velt_call_from_args(FunctionCallInfo fcinfo, const VeltEndpoint *ep,
 				json_object_object_add(call->fixed, velt_arg_data_key(role),
 									   json_object_new_boolean(PG_GETARG_BOOL(argno)));
 				break;
+			case VELT_ARG_ACCESS_TYPE:
+				add_string(call->fixed, velt_arg_data_key(role),
+						   required_text(fcinfo, argno, name));
+				break;
 			case VELT_ARG_FILTER_IDS:
 				/* NULL: no filter, everything is read */
 				if (!PG_ARGISNULL(argno))

@@ -52,6 +52,8 @@ static int	velt_worker_idle_ms = 10000;
 
 /* How long the worker waits after a failed round. */
 #define VELT_WORKER_ERROR_PAUSE_MS 5000
+/* Shortest sleep when due work could not be taken. */
+#define VELT_WORKER_MIN_SLEEP_MS 200
 /* Bounds of one round, so settings reloads and shutdown are noticed. */
 #define VELT_WORKER_ROUND_ITEMS 10000
 #define VELT_WORKER_ROUND_SECONDS 10.0
@@ -174,6 +176,11 @@ deliver_round(void)
 
 			TimestampDifference(GetCurrentTimestamp(), summary.next_due, &secs, &usecs);
 			sleep_ms = Min(sleep_ms, secs * 1000 + usecs / 1000 + 1);
+			/*
+			 * Work that is due but waits (behind a retry, or locked by another
+			 * drain) must not make the worker spin.
+			 */
+			sleep_ms = Max(sleep_ms, VELT_WORKER_MIN_SLEEP_MS);
 		}
 	}
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Velt stand-in server: a local, stateful imitation of the Velt REST API for tests and the demo.
 
-It serves the organization, user and user-group endpoints under /v1/ and /v2/, checks the two
+It serves the organization, document, user and user-group endpoints under /v1/ and /v2/, checks the two
 auth headers, validates request bodies against Velt's published OpenAPI spec, keeps its state in
 memory, and offers a control API under /_standin/ (reset, fault injection, settings, request log,
 state) that needs no auth.  See README.md next to this file for the behaviour it promises and
@@ -43,6 +43,8 @@ CONTROL_PREFIX = "/_standin/"
 MAX_BODY_BYTES = 32 * 1024 * 1024
 DEFAULT_PAGE_SIZE = 1000        # REFERENCE 4.5: pageSize default on the v2 get endpoints
 MAX_FILTER_IDS = 30             # REFERENCE 4.6: ids per filter array on get endpoints
+ACCESS_TYPES = ("public", "organizationPrivate", "restricted")   # REFERENCE 3.1
+DEFAULT_ACCESS_TYPE = "public"
 
 # Canonical gRPC status -> HTTP status (REFERENCE 4.3, the Firebase callable-function mapping).
 GRPC_TO_HTTP = {
@@ -73,17 +75,24 @@ def grpc_status_for_http(status):
 
 
 class ApiError(Exception):
-    """A Velt failure envelope; http_status defaults to the gRPC mapping."""
+    """A Velt failure envelope; http_status defaults to the gRPC mapping.
 
-    def __init__(self, grpc_status, message, http_status=None, headers=()):
+    details (optional) becomes error.details: the per-item breakdown of a v2 documents call.
+    """
+
+    def __init__(self, grpc_status, message, http_status=None, headers=(), details=None):
         super().__init__(message)
         self.grpc_status = grpc_status
         self.message = message
         self.http_status = http_status or GRPC_TO_HTTP.get(grpc_status, 500)
         self.headers = tuple(headers)
+        self.details = details
 
     def envelope(self):
-        return {"error": {"message": self.message, "status": self.grpc_status}}
+        error = {"message": self.message, "status": self.grpc_status}
+        if self.details is not None:
+            error["details"] = self.details
+        return {"error": error}
 
 
 def invalid(message):
@@ -118,13 +127,18 @@ class VeltState:
     """In-memory Velt data.  Callers hold StandIn.lock; v1 and v2 share this one state.
 
     organizations: {orgId: {"users": {userId: user},
-                            "documents": {docId: {"users": {...}}},
+                            "documents": {docId: {"users": {...},
+                                                  "metadata": {field: value},
+                                                  "accessType": str, "disabled": bool,
+                                                  "folderId": str|None}},
                             "folders": {folderId: {"users": {...}}},
                             "groups": {groupId: {"groupName": str|None, "members": set}},
                             "metadata": {field: value},   # organizations/add|update fields
                             "disabled": bool}}
     metadata holds what organizations/add|update sent, minus organizationId (the key) and
     disabled (kept in "disabled"); organizations created implicitly (users/add, ...) have {}.
+    A document's metadata is what documents/add|update sent minus documentId, accessType and
+    disabled (kept beside it); documents created implicitly (users/add) have {}.
     """
 
     # The keys /_standin/state shows under "organizations" (the original shape, kept as is);
@@ -141,8 +155,13 @@ class VeltState:
 
     @staticmethod
     def new_container():
-        # A document or folder; only its users are modelled so far.
+        # A folder; only its users are modelled so far.
         return {"users": {}}
+
+    @staticmethod
+    def new_document(folder_id=None):
+        return {"users": {}, "metadata": {}, "accessType": DEFAULT_ACCESS_TYPE,
+                "disabled": False, "folderId": folder_id}
 
     def organization(self, org_id, create=False):
         org = self.organizations.get(org_id)
@@ -187,7 +206,8 @@ def user_scope(state, data, create):
     if child_id not in children:
         if not create:
             return UserScope(key, None)
-        children[child_id] = state.new_container()
+        children[child_id] = (state.new_document() if kind == "documents"
+                              else state.new_container())
     return UserScope(key, children[child_id]["users"])
 
 
@@ -235,6 +255,58 @@ def delete_users(state, data):
                 group["members"].discard(user_id)
         results[user_id] = {"success": True, "message": "User removed."}
     return "User(s) deleted successfully.", results
+
+
+def user_id_of(data, scope, user_id):
+    """The per-item id of users/add and users/update: md5 of organization, scope and userId."""
+    return opaque_id("user", data["organizationId"], scope.key, user_id)
+
+
+def update_users(state, data):
+    # Merge (ASSUMPTION A19): the fields sent replace the stored ones, the others are kept;
+    # nothing is created.  Messages and the inline not-found item follow REFERENCE 2.24.
+    scope = user_scope(state, data, create=False)
+    results = {}
+    for user in data["users"]:
+        user_id = user["userId"]
+        item_id = user_id_of(data, scope, user_id)
+        if scope.users is None or user_id not in scope.users:
+            results[user_id] = {"success": False, "id": item_id, "message": "User does not exist."}
+            continue
+        record = scope.users[user_id]
+        changes = copy.deepcopy(user)
+        name = changes.get("name")
+        if "initial" not in changes and isinstance(name, str) and name:
+            # The add rule, applied to the object sent: a new name brings a new initial.
+            changes["initial"] = name[0].upper()
+        record.update(changes)
+        results[user_id] = {"success": True, "id": item_id, "message": "User updated."}
+    return "User(s) processed successfully.", results
+
+
+def get_users(state, data, request):
+    if data.get("allDocuments") is True:
+        raise ApiError("UNIMPLEMENTED", "allDocuments is not supported by the stand-in.")
+    wanted = filter_ids(data, "userIds")
+    group_ids = filter_ids(data, "organizationUserGroupIds")
+    after, size = page_request(data, request)
+    scope = user_scope(state, data, create=False)
+    users = scope.users if scope.users is not None else {}
+    user_ids = set(users)
+    if wanted is not None:
+        user_ids &= wanted          # unknown ids are skipped (ASSUMPTION A15)
+    if group_ids is not None:
+        org = state.organization(data["organizationId"])
+        members = set()
+        for group_id in group_ids:
+            group = org["groups"].get(group_id) if org is not None else None
+            if group is not None:
+                members |= group["members"]
+        user_ids &= members
+    page, next_token = paginate(sorted(user_ids), after, size)
+    records = [copy.deepcopy(users[user_id]) for user_id in page]
+    extra = {"nextPageToken": next_token} if next_token is not None else {}
+    return "User(s) retrieved successfully.", records, extra
 
 
 def add_user_groups(state, data):
@@ -419,6 +491,170 @@ def get_organizations(state, data, request):
     return "Organization(s) retrieved successfully.", records, extra
 
 
+# ---- documents -------------------------------------------------------------------------------
+
+def document_number(org_id, doc_id):
+    """Stable 16-digit numeric id, the shape of Velt's document ids (REFERENCE 2.11, 3.11)."""
+    digest = int(opaque_id("document", org_id, doc_id), 16)
+    return str(10 ** 15 + digest % (9 * 10 ** 15))
+
+
+def document_missing(doc_id):
+    """The failed item of an unknown document (REFERENCE 2.13, 2.14)."""
+    return {"success": False, "id": doc_id, "message": "Document does not exist",
+            "code": "not-found"}
+
+
+def document_fields(document):
+    """(metadata, accessType or None, disabled or None) of a documents/add|update object."""
+    metadata = copy.deepcopy(document)
+    del metadata["documentId"]
+    return metadata, metadata.pop("accessType", None), metadata.pop("disabled", None)
+
+
+def set_document_fields(doc, document, replace):
+    metadata, access_type, disabled = document_fields(document)
+    if replace:
+        doc["metadata"] = metadata
+    else:
+        doc["metadata"].update(metadata)
+    if access_type is not None:
+        doc["accessType"] = access_type
+    if disabled is not None:
+        doc["disabled"] = disabled
+
+
+def add_documents(state, data):
+    # The organization and the folder are created on first use whatever createOrganization/
+    # createFolder say (as A4).  An existing document is an error (REFERENCE 2.11); a repeated
+    # documentId in one request keeps its first answer (as A17).  In v2 any failed item turns
+    # the answer into HTTP 500 (Endpoint.partial_failure); the successes stay applied.
+    org_id = data["organizationId"]
+    org = state.organization(org_id, create=True)
+    folder_id = data.get("folderId")
+    if folder_id is not None and folder_id not in org["folders"]:
+        org["folders"][folder_id] = state.new_container()
+    results = {}
+    for document in data["documents"]:
+        doc_id = document["documentId"]
+        if doc_id in results:
+            continue
+        if doc_id in org["documents"]:
+            results[doc_id] = {"success": False, "id": doc_id,
+                               "message": "Document already exists", "code": "already-exists"}
+            continue
+        doc = org["documents"][doc_id] = state.new_document(folder_id)
+        set_document_fields(doc, document, replace=True)
+        results[doc_id] = {"success": True, "id": document_number(org_id, doc_id),
+                           "message": "Added Successfully"}
+    return "Document(s) added successfully.", results
+
+
+def update_documents(state, data):
+    # Merge, as organizations/update (ASSUMPTION A13/A20); unknown documents are not created.
+    org_id = data["organizationId"]
+    org = state.organization(org_id)
+    results = {}
+    for document in data["documents"]:
+        doc_id = document["documentId"]
+        doc = org["documents"].get(doc_id) if org is not None else None
+        if doc is None:
+            results[doc_id] = document_missing(doc_id)
+            continue
+        set_document_fields(doc, document, replace=False)
+        results[doc_id] = {"success": True, "id": document_number(org_id, doc_id),
+                           "message": "Updated Successfully"}
+    return "Document(s) updated successfully.", results
+
+
+def delete_documents(state, data):
+    # A document goes with its users (REFERENCE 3.1).  A repeated id keeps its first answer.
+    org_id = data["organizationId"]
+    org = state.organization(org_id)
+    results = {}
+    for doc_id in data["documentIds"]:
+        if doc_id in results:
+            continue
+        if org is None or org["documents"].pop(doc_id, None) is None:
+            results[doc_id] = document_missing(doc_id)
+            continue
+        results[doc_id] = {"success": True, "id": document_number(org_id, doc_id),
+                           "message": "Deleted Successfully"}
+    return "Document(s) deleted successfully.", results
+
+
+def update_documents_setting(state, data, field, message):
+    """access/update and access/disablestate/update: set one field on each known document.
+
+    Unknown documents get the not-found item of update/delete, inside an HTTP 200 answer also
+    in v2 (the docs show only success; ASSUMPTION A21).
+    """
+    org = state.organization(data["organizationId"])
+    value = data[field]
+    results = {}
+    for doc_id in data["documentIds"]:
+        doc = org["documents"].get(doc_id) if org is not None else None
+        if doc is None:
+            results[doc_id] = document_missing(doc_id)
+            continue
+        doc[field] = value
+        results[doc_id] = {"success": True, field: value, "message": message}
+    return results
+
+
+def update_documents_access(state, data):
+    return ("Updated access for documents successfully.",
+            update_documents_setting(state, data, "accessType", "Document access type updated."))
+
+
+def update_documents_disabled(state, data):
+    return ("Updated disable state for documents successfully.",
+            update_documents_setting(state, data, "disabled", "Document disabled state updated."))
+
+
+def document_record(doc_id, doc):
+    """A document as documents/get returns it: id, documentName, disabled, accessType, ..."""
+    metadata = doc["metadata"]
+    record = {"id": doc_id}
+    if "documentName" in metadata:
+        record["documentName"] = copy.deepcopy(metadata["documentName"])
+    record["disabled"] = doc["disabled"]
+    record["accessType"] = doc["accessType"]
+    if doc["folderId"] is not None:
+        record["folderId"] = doc["folderId"]
+    for key, value in metadata.items():
+        if key not in record:
+            record[key] = copy.deepcopy(value)
+    return record
+
+
+def get_documents(state, data, request):
+    filter_ids(data, "documentIds")  # the 30-id check
+    requested = list(dict.fromkeys(data.get("documentIds") or []))  # distinct, request order
+    after, size = page_request(data, request)
+    org = state.organization(data["organizationId"])
+    documents = org["documents"] if org is not None else {}
+    missing = [doc_id for doc_id in requested if doc_id not in documents]
+    if missing and request.version == "v2":
+        # REFERENCE 2.12: a requested document that cannot be returned makes the whole call
+        # HTTP 500; details lists every requested id in request order.  v1 skips them (A22).
+        details = [document_record(doc_id, documents[doc_id]) if doc_id in documents
+                   else document_missing(doc_id) for doc_id in requested]
+        raise ApiError("INTERNAL", "Error retrieving document(s).", details=details)
+    if requested:
+        doc_ids = [doc_id for doc_id in requested if doc_id in documents]
+    else:
+        doc_ids = list(documents)
+    folder_id = data.get("folderId")
+    if folder_id is not None:
+        doc_ids = [doc_id for doc_id in doc_ids if documents[doc_id]["folderId"] == folder_id]
+    page, next_token = paginate(sorted(doc_ids), after, size)
+    records = [document_record(doc_id, documents[doc_id]) for doc_id in page]
+    # Get Documents names its continuation token "pageToken" (REFERENCE 2.12, 4.5).
+    extra = {"pageToken": next_token} if next_token is not None else {}
+    return "Document(s) retrieved successfully.", records, extra
+
+
 # ---- reads: id filters and pagination (shared by every get endpoint) ------------------------
 
 PAGE_TOKEN_PREFIX = "after:"
@@ -487,9 +723,14 @@ def paginate(sorted_ids, after, size):
 # takes_request=True (request: RequestContext, for the API version and the page-size cap).
 # It returns (message, data) or (message, data, extra): extra's keys (e.g. nextPageToken) go
 # into "result" beside "data".
+#
+# partial_failure (a message) marks the v2 documents writes: when any item of the per-ID map
+# failed, v2 answers HTTP 500 {"error":{"message":<it>,"status":"INTERNAL","details":<map>}}
+# instead of the success envelope (the handler's changes stay applied); v1 answers HTTP 200.
 # --------------------------------------------------------------------------------------------
 
-Endpoint = namedtuple("Endpoint", "handler data_schema takes_request", defaults=(False,))
+Endpoint = namedtuple("Endpoint", "handler data_schema takes_request partial_failure",
+                      defaults=(False, None))
 
 # What a handler may want to know beyond the body: "v1"/"v2", and the control setting
 # max_page_size (None or a positive int).
@@ -511,6 +752,24 @@ ORGANIZATIONS_DATA = {
     },
 }
 
+USERS_ARRAY = {"type": "array", "items": {
+    "type": "object",
+    "required": ["userId"],
+    "properties": {"userId": STRING, "name": STRING, "email": STRING, "initial": STRING,
+                   "accessRole": {"enum": ["viewer", "editor"]}}}}
+
+PAGE_FIELDS = {"pageSize": {"type": "integer", "minimum": 1}, "pageToken": STRING}
+
+ACCESS_TYPE = {"enum": list(ACCESS_TYPES)}
+
+DOCUMENTS_ARRAY = {"type": "array", "items": {
+    "type": "object",
+    "required": ["documentId"],
+    "properties": {"documentId": STRING, "documentName": STRING, "accessType": ACCESS_TYPE,
+                   "disabled": BOOLEAN}}}
+
+DOCUMENT_IDS = dict(STRING_LIST, minItems=1)
+
 ENDPOINTS = {
     "users/add": Endpoint(add_users, {
         "type": "object",
@@ -518,14 +777,24 @@ ENDPOINTS = {
         "properties": {
             "organizationId": STRING, "documentId": STRING, "folderId": STRING,
             "createOrganization": BOOLEAN, "createDocument": BOOLEAN, "createFolder": BOOLEAN,
-            "users": {"type": "array", "items": {
-                "type": "object",
-                "required": ["userId"],
-                "properties": {"userId": STRING, "name": STRING, "email": STRING,
-                               "initial": STRING,
-                               "accessRole": {"enum": ["viewer", "editor"]}}}},
+            "users": USERS_ARRAY,
         },
     }),
+    "users/update": Endpoint(update_users, {
+        "type": "object",
+        "required": ["organizationId", "users"],
+        "properties": {"organizationId": STRING, "documentId": STRING, "folderId": STRING,
+                       "users": USERS_ARRAY},
+    }),
+    # The 30-id limits are checked by the handler, with Velt's wording.
+    "users/get": Endpoint(get_users, {
+        "type": "object",
+        "required": ["organizationId"],
+        "properties": dict(PAGE_FIELDS, organizationId=STRING, documentId=STRING,
+                           folderId=STRING, userIds=STRING_LIST,
+                           organizationUserGroupIds=STRING_LIST, allDocuments=BOOLEAN,
+                           groupByDocumentId=BOOLEAN),
+    }, takes_request=True),
     "users/delete": Endpoint(delete_users, {
         "type": "object",
         "required": ["organizationId", "userIds"],
@@ -574,6 +843,42 @@ ENDPOINTS = {
         "properties": {"organizationIds": STRING_LIST,
                        "pageSize": {"type": "integer", "minimum": 1},
                        "pageToken": STRING},
+    }, takes_request=True),
+    "organizations/documents/add": Endpoint(add_documents, {
+        "type": "object",
+        "required": ["organizationId", "documents"],
+        "properties": {"organizationId": STRING, "documents": DOCUMENTS_ARRAY,
+                       "folderId": STRING, "createOrganization": BOOLEAN,
+                       "createFolder": BOOLEAN},
+    }, partial_failure="Error adding document(s)."),
+    "organizations/documents/update": Endpoint(update_documents, {
+        "type": "object",
+        "required": ["organizationId", "documents"],
+        "properties": {"organizationId": STRING, "documents": DOCUMENTS_ARRAY},
+    }, partial_failure="Error updating document(s)."),
+    "organizations/documents/delete": Endpoint(delete_documents, {
+        "type": "object",
+        "required": ["organizationId", "documentIds"],
+        "properties": {"organizationId": STRING, "documentIds": DOCUMENT_IDS},
+    }, partial_failure="Error deleting document(s)."),
+    "organizations/documents/access/update": Endpoint(update_documents_access, {
+        "type": "object",
+        "required": ["organizationId", "documentIds", "accessType"],
+        "properties": {"organizationId": STRING, "documentIds": DOCUMENT_IDS,
+                       "accessType": ACCESS_TYPE},
+    }),
+    "organizations/documents/access/disablestate/update": Endpoint(update_documents_disabled, {
+        "type": "object",
+        "required": ["organizationId", "documentIds", "disabled"],
+        "properties": {"organizationId": STRING, "documentIds": DOCUMENT_IDS,
+                       "disabled": BOOLEAN},
+    }),
+    # The 30-id limit is checked by the handler, with Velt's wording.
+    "organizations/documents/get": Endpoint(get_documents, {
+        "type": "object",
+        "required": ["organizationId"],
+        "properties": dict(PAGE_FIELDS, organizationId=STRING, documentIds=STRING_LIST,
+                           folderId=STRING),
     }, takes_request=True),
 }
 
@@ -864,6 +1169,11 @@ class StandIn:
                 else:
                     answer = endpoint.handler(self.state, body["data"])
             message, results = answer[:2]
+            if (endpoint.partial_failure is not None and version == "v2"
+                    and any(not item["success"] for item in results.values())):
+                # v2 documents writes: one failed item fails the call; the successes in
+                # it stay applied (REFERENCE 2.11, 2.13, 2.14).
+                raise ApiError("INTERNAL", endpoint.partial_failure, details=results)
             payload = {"result": {"status": "success", "message": message, "data": results}}
             if len(answer) > 2:
                 payload["result"].update(answer[2])
