@@ -123,6 +123,84 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
 COMMENT ON FUNCTION velt_get_organizations(text[], integer, jsonb) IS
 'Reads organizations, following page tokens and splitting org_ids into requests of 30 (POST organizations/get)';
 
+-- Documents (REFERENCE.md 2.11-2.19).  v2 answers a partly failed batch
+-- with HTTP 500 INTERNAL and every item in error.details: those come back as
+-- rows (success = false, Velt's code in result), not as an ERROR.
+CREATE FUNCTION velt_add_documents(
+	org text,
+	documents jsonb,
+	folder text DEFAULT NULL,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_add_documents'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+CREATE FUNCTION velt_update_documents(
+	org text,
+	documents jsonb,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_update_documents'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+CREATE FUNCTION velt_delete_documents(
+	org text,
+	document_ids text[],
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_delete_documents'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+CREATE FUNCTION velt_update_documents_access(
+	org text,
+	document_ids text[],
+	access_type text,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_update_documents_access'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+CREATE FUNCTION velt_update_documents_disabled(
+	org text,
+	document_ids text[],
+	disabled boolean,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_update_documents_disabled'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+CREATE FUNCTION velt_get_documents(
+	org text,
+	document_ids text[] DEFAULT NULL,
+	folder text DEFAULT NULL,
+	max_items integer DEFAULT NULL,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, document_name text, disabled boolean, access_type text, document jsonb)
+AS 'MODULE_PATHNAME', 'velt_get_documents'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+
+-- Users beyond add and delete (REFERENCE.md 2.23, 2.24)
+CREATE FUNCTION velt_update_users(
+	org text,
+	users jsonb,
+	document text DEFAULT NULL,
+	folder text DEFAULT NULL,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_update_users'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+CREATE FUNCTION velt_get_users(
+	org text,
+	user_ids text[] DEFAULT NULL,
+	document text DEFAULT NULL,
+	folder text DEFAULT NULL,
+	max_items integer DEFAULT NULL,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, name text, email text, access_role text, "user" jsonb)
+AS 'MODULE_PATHNAME', 'velt_get_users'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+
 -- Any other endpoint: POSTs {"data": data} and returns Velt's "result".
 CREATE FUNCTION velt_request(
 	path text,
@@ -148,6 +226,14 @@ REVOKE ALL ON FUNCTION velt_delete_organizations(text[], jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_update_organizations_disabled(text[], boolean, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_get_organizations(text[], integer, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_request(text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_add_documents(text, jsonb, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_update_documents(text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_delete_documents(text, text[], jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_update_documents_access(text, text[], text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_update_documents_disabled(text, text[], boolean, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_get_documents(text, text[], text, integer, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_update_users(text, jsonb, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_get_users(text, text[], text, text, integer, jsonb) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------
 -- Durable delivery at commit: the outbox.

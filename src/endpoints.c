@@ -140,6 +140,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.filter_key = "documentIds",
 		.max_filter_ids = 30,
 		.page_token_key = "pageToken",
+		.items_in_error_details = true,
 		.columns = {"id", "documentName", "disabled", "accessType"},
 	},
 	[VELT_EP_UPDATE_USERS] = {

@@ -73,12 +73,20 @@ VELT_SQL_CALL(velt_add_organizations, VELT_EP_ADD_ORGANIZATIONS)
 VELT_SQL_CALL(velt_update_organizations, VELT_EP_UPDATE_ORGANIZATIONS)
 VELT_SQL_CALL(velt_delete_organizations, VELT_EP_DELETE_ORGANIZATIONS)
 VELT_SQL_CALL(velt_update_organizations_disabled, VELT_EP_UPDATE_ORGANIZATIONS_DISABLED)
+VELT_SQL_CALL(velt_add_documents, VELT_EP_ADD_DOCUMENTS)
+VELT_SQL_CALL(velt_update_documents, VELT_EP_UPDATE_DOCUMENTS)
+VELT_SQL_CALL(velt_delete_documents, VELT_EP_DELETE_DOCUMENTS)
+VELT_SQL_CALL(velt_update_documents_access, VELT_EP_UPDATE_DOCUMENTS_ACCESS)
+VELT_SQL_CALL(velt_update_documents_disabled, VELT_EP_UPDATE_DOCUMENTS_DISABLED)
+VELT_SQL_CALL(velt_update_users, VELT_EP_UPDATE_USERS)
 
 #define VELT_SQL_READ(sql_name, endpoint) \
 	PG_FUNCTION_INFO_V1(sql_name); \
 	Datum sql_name(PG_FUNCTION_ARGS) { return velt_read_endpoint(fcinfo, &velt_endpoints[endpoint]); }
 
 VELT_SQL_READ(velt_get_organizations, VELT_EP_GET_ORGANIZATIONS)
+VELT_SQL_READ(velt_get_documents, VELT_EP_GET_DOCUMENTS)
+VELT_SQL_READ(velt_get_users, VELT_EP_GET_USERS)
 
 static Datum
 enqueue_endpoint(FunctionCallInfo fcinfo, VeltEndpointId endpoint)

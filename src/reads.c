@@ -88,6 +88,54 @@ put_row(ReturnSetInfo *rsinfo, const VeltEndpoint *ep, json_object *object)
 	tuplestore_putvalues(rsinfo->setResult, desc, values, nulls);
 }
 
+/*
+ * Sends one page request.  Returns Velt's result object and sets *rows to
+ * its data.  v2 documents answer a request naming an unknown ID with HTTP
+ * 500 INTERNAL and the found records (plus not-found items) in
+ * error.details: the records are the rows, the misses are left out, as v1
+ * leaves them out.
+ */
+static json_object *
+read_page(const VeltEndpoint *ep, json_object *data, VeltExchange *ex, json_object **rows)
+{
+	json_object *root = velt_jsonc_owned(json_object_new_object());
+	size_t		body_len;
+	const char *body_text;
+
+	json_object_object_add(root, "data", json_object_get(data));
+	body_text = velt_jsonc_text(root, &body_len);
+	velt_exchange(ep->path, body_text, body_len, velt_max_retries, ex);
+
+	if (ex->kind == VELT_ANSWER_ERROR && ep->items_in_error_details &&
+		ex->http.status == 500 && ex->envelope.kind == VELT_ENVELOPE_ERROR &&
+		ex->envelope.details && json_object_is_type(ex->envelope.details, json_type_array))
+	{
+		json_object *found = velt_jsonc_owned(json_object_new_array());
+		size_t		i;
+
+		for (i = 0; i < json_object_array_length(ex->envelope.details); i++)
+		{
+			json_object *item = json_object_array_get_idx(ex->envelope.details, i);
+			json_object *success;
+
+			if (json_object_is_type(item, json_type_object) &&
+				json_object_object_get_ex(item, "success", &success) &&
+				json_object_is_type(success, json_type_boolean) &&
+				!json_object_get_boolean(success))
+				continue;		/* an ID Velt does not know */
+			json_object_array_add(found, json_object_get(item));
+		}
+		*rows = found;
+		return root;			/* no page token in an error answer */
+	}
+	if (ex->kind != VELT_ANSWER_OK)
+		velt_raise_exchange_error(ex, 1, 1);
+	if (!json_object_object_get_ex(ex->envelope.result, "data", rows) ||
+		json_object_is_type(*rows, json_type_null))
+		*rows = NULL;
+	return ex->envelope.result;
+}
+
 /* Reads every page for one slice of the ID filter; returns rows produced. */
 static int
 read_pages(const VeltCall *call, ReturnSetInfo *rsinfo, int first, int count,
@@ -127,8 +175,8 @@ read_pages(const VeltCall *call, ReturnSetInfo *rsinfo, int first, int count,
 		if (token)
 			json_object_object_add(data, "pageToken", json_object_new_string(token));
 
-		result = velt_call_result(ep->path, data, &ex);
-		if (json_object_object_get_ex(result, "data", &rows) &&
+		result = read_page(ep, data, &ex, &rows);
+		if (rows &&
 			!json_object_is_type(rows, json_type_null) &&
 			!json_object_is_type(rows, json_type_array))
 			ereport(ERROR,

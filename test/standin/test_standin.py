@@ -971,6 +971,597 @@ class ConfigControlTest(StandInTestCase):
                          {"organizations": {}, "organizationDetails": {}})
 
 
+DOC_NUMBER = re.compile(r"^[1-9][0-9]{15}$")
+DOC_MISSING = "Document does not exist"
+
+
+def missing_document(doc_id):
+    return {"success": False, "id": doc_id, "message": DOC_MISSING, "code": "not-found"}
+
+
+def document(doc_id, **fields):
+    record = {"documentId": doc_id}
+    record.update(fields)
+    return record
+
+
+class DocumentsTestCase(StandInTestCase):
+
+    def docs(self, action, org, documents, version="v2", **extra):
+        """POST organizations/documents/<action> with documents[]: (status, answer)."""
+        return self.client.api("/%s/organizations/documents/%s" % (version, action),
+                               dict(organizationId=org, documents=documents, **extra))
+
+    def by_doc_ids(self, action, org, doc_ids, version="v2", **extra):
+        return self.client.api("/%s/organizations/documents/%s" % (version, action),
+                               dict(organizationId=org, documentIds=doc_ids, **extra))
+
+    def ok(self, answer):
+        status, payload = answer
+        self.assertEqual(status, 200, payload)
+        return payload["result"]
+
+    def stored(self, org, doc_id):
+        return self.client.state()[org]["documents"][doc_id]
+
+
+class DocumentsWriteTest(DocumentsTestCase):
+    """organizations/documents/add, update and delete, with the v2 HTTP 500 partial rule."""
+
+    def test_add_documents(self):
+        result = self.ok(self.docs("add", "org", [
+            document("d2", documentName="Two", accessType="restricted", disabled=True,
+                     owner="ann"),
+            document("d1")]))
+        self.assertEqual((result["status"], result["message"]),
+                         ("success", "Document(s) added successfully."))
+        self.assertEqual(list(result["data"]), ["d2", "d1"])
+        for item in result["data"].values():
+            self.assertEqual(set(item), {"success", "id", "message"})
+            self.assertEqual((item["success"], item["message"]), (True, "Added Successfully"))
+            self.assertRegex(item["id"], DOC_NUMBER)
+        self.assertNotEqual(result["data"]["d1"]["id"], result["data"]["d2"]["id"])
+        # The organization was created on first use, without metadata.
+        self.assertEqual(self.client.details(), {"org": {"metadata": {}, "disabled": False}})
+        self.assertEqual(self.stored("org", "d2"), {
+            "users": {}, "metadata": {"documentName": "Two", "owner": "ann"},
+            "accessType": "restricted", "disabled": True, "folderId": None})
+        self.assertEqual(self.stored("org", "d1"), {
+            "users": {}, "metadata": {}, "accessType": "public", "disabled": False,
+            "folderId": None})
+        # v1 shares the state; the same id in another organization is another document.
+        other = self.ok(self.docs("add", "other", [document("d1")], version="v1"))
+        self.assertTrue(other["data"]["d1"]["success"])
+        self.assertNotEqual(other["data"]["d1"]["id"], result["data"]["d1"]["id"])
+
+    def test_add_into_folder_creates_it(self):
+        result = self.ok(self.docs("add", "org", [document("d1"), document("d2")],
+                                   folderId="f", createFolder=True, createOrganization=True))
+        self.assertTrue(all(item["success"] for item in result["data"].values()))
+        org = self.client.state()["org"]
+        self.assertEqual(org["folders"], {"f": {"users": {}}})
+        self.assertEqual(org["documents"]["d1"]["folderId"], "f")
+        # An existing folder keeps its users.
+        self.add_users("org", [user("fu")], folderId="g")
+        self.ok(self.docs("add", "org", [document("d3")], folderId="g"))
+        org = self.client.state()["org"]
+        self.assertEqual(list(org["folders"]["g"]["users"]), ["fu"])
+        self.assertEqual(org["documents"]["d3"]["folderId"], "g")
+
+    def test_add_existing_v2_answers_500_and_keeps_successes(self):
+        first = self.ok(self.docs("add", "org", [document("a", documentName="A")]))
+        status, answer = self.docs("add", "org", [document("b"), document("a",
+                                                                          documentName="New"),
+                                                  document("c")])
+        self.assertEqual(status, 500)
+        details = answer["error"]["details"]
+        self.assertEqual(answer, {"error": {
+            "message": "Error adding document(s).", "status": "INTERNAL",
+            "details": {
+                "b": {"success": True, "id": details["b"]["id"], "message": "Added Successfully"},
+                "a": {"success": False, "id": "a", "message": "Document already exists",
+                      "code": "already-exists"},
+                "c": {"success": True, "id": details["c"]["id"],
+                      "message": "Added Successfully"}}}})
+        self.assertEqual(list(details), ["b", "a", "c"])
+        self.assertRegex(details["b"]["id"], DOC_NUMBER)
+        # The successes were applied; the existing document is untouched.
+        self.assertEqual(sorted(self.client.state()["org"]["documents"]), ["a", "b", "c"])
+        self.assertEqual(self.stored("org", "a")["metadata"], {"documentName": "A"})
+        # Every item failing is a 500 too; the log records the error with its details.
+        status, answer = self.docs("add", "org", [document("a")])
+        self.assertEqual((status, list(answer["error"]["details"])), (500, ["a"]))
+        entry = self.client.requests()[-1]
+        self.assertEqual(entry["status"], 500)
+        self.assertEqual(entry["error"]["details"]["a"]["code"], "already-exists")
+        self.assertEqual(first["data"]["a"]["id"],
+                         self.ok(self.docs("update", "org", [document("a")]))["data"]["a"]["id"])
+
+    def test_add_existing_v1_reports_inline(self):
+        self.ok(self.docs("add", "org", [document("a")]))
+        result = self.ok(self.docs("add", "org", [document("a"), document("b")], version="v1"))
+        self.assertEqual(result["message"], "Document(s) added successfully.")
+        self.assertEqual(result["data"]["a"], {"success": False, "id": "a",
+                                               "message": "Document already exists",
+                                               "code": "already-exists"})
+        self.assertEqual(result["data"]["b"]["message"], "Added Successfully")
+        self.assertIn("b", self.client.state()["org"]["documents"])
+
+    def test_add_repeated_id_keeps_first_answer(self):
+        result = self.ok(self.docs("add", "org", [document("x", documentName="1"),
+                                                  document("x", documentName="2")]))
+        self.assertEqual(list(result["data"]), ["x"])
+        self.assertTrue(result["data"]["x"]["success"])
+        self.assertEqual(self.stored("org", "x")["metadata"], {"documentName": "1"})
+
+    def test_document_created_by_users_add_exists(self):
+        self.add_users("org", [user("du")], documentId="doc")
+        self.assertEqual(self.stored("org", "doc"), {
+            "users": {"du": dict(user("du"), initial="N", accessRole="editor")},
+            "metadata": {}, "accessType": "public", "disabled": False, "folderId": None})
+        status, answer = self.docs("add", "org", [document("doc")])
+        self.assertEqual((status, answer["error"]["details"]["doc"]["code"]),
+                         (500, "already-exists"))
+
+    def test_update_documents_merges(self):
+        added = self.ok(self.docs("add", "org", [
+            document("a", documentName="A", owner="ann", accessType="restricted")]))
+        result = self.ok(self.docs("update", "org", [
+            document("a", documentName="A2", tag="x", disabled=True)]))
+        self.assertEqual(result, {"status": "success",
+                                  "message": "Document(s) updated successfully.",
+                                  "data": {"a": {"success": True, "id": added["data"]["a"]["id"],
+                                                 "message": "Updated Successfully"}}})
+        self.assertEqual(self.stored("org", "a"), {
+            "users": {}, "metadata": {"documentName": "A2", "owner": "ann", "tag": "x"},
+            "accessType": "restricted", "disabled": True, "folderId": None})
+
+    def test_update_unknown_v2_answers_500_and_keeps_successes(self):
+        self.ok(self.docs("add", "org", [document("a"), document("b")]))
+        status, answer = self.docs("update", "org", [document("a", documentName="A"),
+                                                     document("ghost"),
+                                                     document("b", documentName="B")])
+        self.assertEqual(status, 500)
+        error = answer["error"]
+        self.assertEqual((error["message"], error["status"]),
+                         ("Error updating document(s).", "INTERNAL"))
+        self.assertEqual(list(error["details"]), ["a", "ghost", "b"])
+        self.assertEqual(error["details"]["ghost"], missing_document("ghost"))
+        self.assertEqual(error["details"]["a"]["message"], "Updated Successfully")
+        self.assertEqual(self.stored("org", "a")["metadata"], {"documentName": "A"})
+        self.assertEqual(self.stored("org", "b")["metadata"], {"documentName": "B"})
+        self.assertNotIn("ghost", self.client.state()["org"]["documents"])
+
+    def test_update_unknown_v1_reports_inline(self):
+        self.ok(self.docs("add", "org", [document("a")]))
+        result = self.ok(self.docs("update", "org", [document("a", documentName="A"),
+                                                     document("ghost")], version="v1"))
+        self.assertEqual(result["message"], "Document(s) updated successfully.")
+        self.assertEqual(result["data"]["ghost"], missing_document("ghost"))
+        self.assertTrue(result["data"]["a"]["success"])
+        # An unknown organization: every item not found, nothing created.
+        result = self.ok(self.docs("update", "nope", [document("a")], version="v1"))
+        self.assertEqual(result["data"], {"a": missing_document("a")})
+        self.assertEqual(set(self.client.state()), {"org"})
+
+    def test_delete_documents_with_their_users(self):
+        added = self.ok(self.docs("add", "org", [document("a"), document("b")]))
+        self.add_users("org", [user("du")], documentId="a")
+        self.add_users("org", [user("ou")])
+        result = self.ok(self.by_doc_ids("delete", "org", ["a"]))
+        self.assertEqual(result, {"status": "success",
+                                  "message": "Document(s) deleted successfully.",
+                                  "data": {"a": {"success": True, "id": added["data"]["a"]["id"],
+                                                 "message": "Deleted Successfully"}}})
+        org = self.client.state()["org"]
+        self.assertEqual(list(org["documents"]), ["b"])
+        self.assertEqual(list(org["users"]), ["ou"])
+        # Re-adding starts a fresh document without the old users.
+        self.ok(self.docs("add", "org", [document("a")]))
+        self.assertEqual(self.stored("org", "a")["users"], {})
+
+    def test_delete_unknown_v2_answers_500_and_keeps_successes(self):
+        self.ok(self.docs("add", "org", [document("a"), document("b")]))
+        status, answer = self.by_doc_ids("delete", "org", ["a", "ghost"])
+        self.assertEqual(status, 500)
+        error = answer["error"]
+        self.assertEqual((error["message"], error["status"]),
+                         ("Error deleting document(s).", "INTERNAL"))
+        self.assertEqual(error["details"]["ghost"], missing_document("ghost"))
+        self.assertEqual(error["details"]["a"]["message"], "Deleted Successfully")
+        self.assertEqual(list(self.client.state()["org"]["documents"]), ["b"])
+
+    def test_delete_v1_inline_and_repeated_ids(self):
+        self.ok(self.docs("add", "org", [document("a")]))
+        result = self.ok(self.by_doc_ids("delete", "org", ["a", "ghost", "a"], version="v1"))
+        self.assertEqual(list(result["data"]), ["a", "ghost"])
+        self.assertEqual(result["data"]["a"]["message"], "Deleted Successfully")
+        self.assertEqual(result["data"]["ghost"], missing_document("ghost"))
+        self.assertEqual(self.ok(self.by_doc_ids("delete", "nope", ["a"], version="v1"))["data"],
+                         {"a": missing_document("a")})
+        self.assertEqual(set(self.client.state()), {"org"})
+
+    def test_write_validation(self):
+        for action in ("add", "update"):
+            self.assert_invalid(self.docs(action, "org", [{"documentName": "N"}]),
+                                contains="'documentId' is a required property")
+            self.assert_invalid(self.client.api("/v2/organizations/documents/" + action,
+                                                {"documents": []}),
+                                contains="'organizationId' is a required property")
+            self.assert_invalid(self.docs(action, "org", [document("d", disabled="no")]),
+                                contains="$.data.documents[0].disabled")
+            # The spec's Document enum lists only public and restricted.
+            self.assert_invalid(self.docs(action, "org", [document(
+                "d", accessType="organizationPrivate")]),
+                contains="$.data.documents[0].accessType")
+        self.assert_invalid(self.by_doc_ids("delete", "org", []), contains="$.data.documentIds")
+        self.assert_invalid(self.client.api("/v2/organizations/documents/delete",
+                                            {"organizationId": "o"}),
+                            contains="'documentIds' is a required property")
+        self.assertEqual(self.client.state(), {})
+        self.assertEqual(self.ok(self.docs("add", "org", []))["data"], {})
+
+
+class DocumentsAccessTest(DocumentsTestCase):
+    """organizations/documents/access/update and access/disablestate/update."""
+
+    def setUp(self):
+        super().setUp()
+        self.ok(self.docs("add", "org", [document("a"), document("b")]))
+
+    def test_update_access(self):
+        for access_type in ("organizationPrivate", "restricted", "public"):
+            result = self.ok(self.by_doc_ids("access/update", "org", ["a", "ghost"],
+                                             accessType=access_type))
+            self.assertEqual(result, {
+                "status": "success", "message": "Updated access for documents successfully.",
+                "data": {"a": {"success": True, "accessType": access_type,
+                               "message": "Document access type updated."},
+                         "ghost": missing_document("ghost")}})
+            self.assertEqual(self.stored("org", "a")["accessType"], access_type)
+        self.ok(self.by_doc_ids("access/update", "org", ["b"], version="v1",
+                                accessType="restricted"))
+        self.assertEqual(self.stored("org", "b")["accessType"], "restricted")
+        self.assertNotIn("ghost", self.client.state()["org"]["documents"])
+        result = self.ok(self.by_doc_ids("access/update", "nope", ["a"], accessType="public"))
+        self.assertEqual(result["data"], {"a": missing_document("a")})
+        self.assertEqual(set(self.client.state()), {"org"})
+
+    def test_update_access_validation(self):
+        for access_type in ("private", "", None, 1):
+            self.assert_invalid(self.by_doc_ids("access/update", "org", ["a"],
+                                                accessType=access_type),
+                                contains="$.data.accessType")
+        self.assert_invalid(self.by_doc_ids("access/update", "org", ["a"]),
+                            contains="'accessType' is a required property")
+        self.assert_invalid(self.by_doc_ids("access/update", "org", [], accessType="public"),
+                            contains="$.data.documentIds")
+        self.assertEqual(self.stored("org", "a")["accessType"], "public")
+
+    def test_update_disabled_state(self):
+        result = self.ok(self.by_doc_ids("access/disablestate/update", "org", ["a", "ghost"],
+                                         disabled=True))
+        self.assertEqual(result, {
+            "status": "success", "message": "Updated disable state for documents successfully.",
+            "data": {"a": {"success": True, "disabled": True,
+                           "message": "Document disabled state updated."},
+                     "ghost": missing_document("ghost")}})
+        self.assertEqual(self.stored("org", "a")["disabled"], True)
+        self.assertEqual(self.stored("org", "b")["disabled"], False)
+        result = self.ok(self.by_doc_ids("access/disablestate/update", "org", ["a"],
+                                         version="v1", disabled=False))
+        self.assertEqual(result["data"]["a"]["disabled"], False)
+        self.assertEqual(self.stored("org", "a")["disabled"], False)
+        self.assert_invalid(self.by_doc_ids("access/disablestate/update", "org", ["a"]),
+                            contains="'disabled' is a required property")
+        self.assert_invalid(self.by_doc_ids("access/disablestate/update", "org", ["a"],
+                                            disabled="true"),
+                            contains="$.data.disabled")
+
+
+class GetDocumentsTest(DocumentsTestCase):
+    """organizations/documents/get: records, filters, the 30-id limit, pageToken pagination."""
+
+    def setUp(self):
+        super().setUp()
+        self.ok(self.docs("add", "org", [document("d3", documentName="Three", owner="ann"),
+                                         document("d1", documentName="One")]))
+        self.ok(self.docs("add", "org", [document("d2", documentName="Two"), document("d4")],
+                          folderId="f"))
+        self.ok(self.by_doc_ids("access/update", "org", ["d3"], accessType="restricted"))
+        self.ok(self.by_doc_ids("access/disablestate/update", "org", ["d4"], disabled=True))
+
+    RECORDS = {
+        "d1": {"id": "d1", "documentName": "One", "disabled": False, "accessType": "public"},
+        "d2": {"id": "d2", "documentName": "Two", "disabled": False, "accessType": "public",
+               "folderId": "f"},
+        "d3": {"id": "d3", "documentName": "Three", "disabled": False,
+               "accessType": "restricted", "owner": "ann"},
+        "d4": {"id": "d4", "disabled": True, "accessType": "public", "folderId": "f"},
+    }
+
+    def get(self, version="v2", org="org", **data):
+        return self.ok(self.client.api("/%s/organizations/documents/get" % version,
+                                       dict(organizationId=org, **data)))
+
+    def pages(self, **data):
+        """Follow result.pageToken to the end: the list of pages (lists of ids)."""
+        pages, tokens = [], []
+        while True:
+            result = self.get(**data)
+            self.assertNotIn("nextPageToken", result)
+            pages.append([record["id"] for record in result["data"]])
+            if "pageToken" not in result:
+                return pages
+            token = result["pageToken"]
+            self.assertIsInstance(token, str)
+            self.assertNotIn(token, tokens)
+            tokens.append(token)
+            data["pageToken"] = token
+            self.assertLess(len(pages), 20)
+
+    def test_get_all(self):
+        result = self.get()
+        self.assertEqual(result, {
+            "status": "success", "message": "Document(s) retrieved successfully.",
+            "data": [self.RECORDS[doc_id] for doc_id in ("d1", "d2", "d3", "d4")]})
+        self.assertEqual(list(result["data"][2]),
+                         ["id", "documentName", "disabled", "accessType", "owner"])
+        self.assertEqual(self.get(documentIds=[]), result)
+        self.assertEqual(self.get("v1"), result)
+
+    def test_get_reflects_update_delete_and_implicit_documents(self):
+        self.ok(self.docs("update", "org", [document("d1", documentName="Uno", tier=2)]))
+        self.ok(self.by_doc_ids("delete", "org", ["d2", "d3", "d4"]))
+        self.add_users("org", [user("u")], documentId="d0")
+        self.assertEqual(self.get()["data"], [
+            {"id": "d0", "disabled": False, "accessType": "public"},
+            {"id": "d1", "documentName": "Uno", "disabled": False, "accessType": "public",
+             "tier": 2}])
+
+    def test_get_by_ids(self):
+        result = self.get(documentIds=["d4", "d1", "d4"])
+        self.assertEqual(result["data"], [self.RECORDS["d1"], self.RECORDS["d4"]])
+        self.assertNotIn("pageToken", result)
+
+    def test_get_missing_ids_v2_answers_500(self):
+        status, answer = self.client.api("/v2/organizations/documents/get", {
+            "organizationId": "org", "documentIds": ["d3", "ghost", "d1", "d3"]})
+        self.assertEqual((status, answer), (500, {"error": {
+            "message": "Error retrieving document(s).", "status": "INTERNAL",
+            "details": [self.RECORDS["d3"], missing_document("ghost"), self.RECORDS["d1"]]}}))
+        status, answer = self.client.api("/v2/organizations/documents/get", {
+            "organizationId": "nope", "documentIds": ["d1"]})
+        self.assertEqual((status, answer["error"]["details"]), (500, [missing_document("d1")]))
+        # v1 skips unknown ids.
+        self.assertEqual(self.get("v1", documentIds=["ghost", "d1"])["data"],
+                         [self.RECORDS["d1"]])
+
+    def test_get_by_folder(self):
+        self.assertEqual(self.get(folderId="f")["data"], [self.RECORDS["d2"], self.RECORDS["d4"]])
+        self.assertEqual(self.get(folderId="f", documentIds=["d4", "d3"])["data"],
+                         [self.RECORDS["d4"]])
+        self.assertEqual(self.get(folderId="nope")["data"], [])
+
+    def test_unknown_organization_is_empty(self):
+        self.assertEqual(self.get(org="nope"), {
+            "status": "success", "message": "Document(s) retrieved successfully.", "data": []})
+        self.assertEqual(self.get("v1", org="nope")["data"], [])
+        self.assertNotIn("nope", self.client.state())
+
+    def test_thirty_id_limit(self):
+        ids = ["d%02d" % index for index in range(31)]
+        expected = (400, {"error": {"message": "Only 30 documentIds can be passed at a time.",
+                                    "status": "INVALID_ARGUMENT"}})
+        for version in ("v2", "v1"):
+            self.assertEqual(self.client.api("/%s/organizations/documents/get" % version,
+                                             {"organizationId": "org", "documentIds": ids}),
+                             expected)
+        self.assertEqual(self.get("v1", documentIds=ids[:29] + ["d1"])["data"],
+                         [self.RECORDS["d1"]])
+
+    def test_pagination_uses_page_token_key(self):
+        first = self.get(pageSize=1)
+        self.assertEqual(first["data"], [self.RECORDS["d1"]])
+        self.assertEqual(list(first), ["status", "message", "data", "pageToken"])
+        self.assertEqual(self.pages(pageSize=1), [["d1"], ["d2"], ["d3"], ["d4"]])
+        self.assertEqual(self.pages(pageSize=3), [["d1", "d2", "d3"], ["d4"]])
+        self.assertEqual(self.pages(pageSize=4), [["d1", "d2", "d3", "d4"]])
+        self.assertEqual(self.pages(pageSize=1, folderId="f"), [["d2"], ["d4"]])
+        self.assertEqual(self.pages(pageSize=1, documentIds=["d4", "d1", "d3"]),
+                         [["d1"], ["d3"], ["d4"]])
+        self.assertEqual(self.get(pageSize=2, pageToken=first["pageToken"])["data"],
+                         [self.RECORDS["d2"], self.RECORDS["d3"]])
+
+    def test_pagination_cap_v1_and_bad_arguments(self):
+        self.client.config(max_page_size=2)
+        self.assertEqual(self.pages(), [["d1", "d2"], ["d3", "d4"]])
+        result = self.get("v1", pageSize=1, pageToken="not a token")
+        self.assertEqual(len(result["data"]), 4)
+        self.assertNotIn("pageToken", result)
+        self.assertEqual(self.client.api("/v2/organizations/documents/get",
+                                         {"organizationId": "org", "pageToken": "nope"}),
+                         (400, {"error": {"message": "Invalid pageToken.",
+                                          "status": "INVALID_ARGUMENT"}}))
+        self.assert_invalid(self.client.api("/v2/organizations/documents/get",
+                                            {"organizationId": "org", "pageSize": 0}),
+                            contains="$.data.pageSize")
+        self.assert_invalid(self.client.api("/v2/organizations/documents/get", {}),
+                            contains="'organizationId' is a required property")
+
+
+class UpdateUsersTest(StandInTestCase):
+
+    def update(self, org, users, version="v2", **scope):
+        status, answer = self.client.api("/%s/users/update" % version,
+                                         dict(organizationId=org, users=users, **scope))
+        self.assertEqual(status, 200, answer)
+        return answer["result"]
+
+    def test_update_merges(self):
+        added = self.add_users("org", [user("u1", accessRole="viewer", color="red"),
+                                       user("u2")])[1]["result"]["data"]
+        result = self.update("org", [user("u1", name="bob", email="b@example.com"),
+                                     user("ghost")])
+        self.assertEqual(result, {"status": "success", "message": "User(s) processed successfully.",
+                                  "data": {"u1": {"success": True, "id": added["u1"]["id"],
+                                                  "message": "User updated."},
+                                           "ghost": {"success": False,
+                                                     "id": result["data"]["ghost"]["id"],
+                                                     "message": "User does not exist."}}})
+        self.assertRegex(result["data"]["ghost"]["id"], HEX32)
+        users = self.client.state()["org"]["users"]
+        # accessRole and color kept; the new name brings a new initial.
+        self.assertEqual(users["u1"], {"userId": "u1", "name": "bob", "email": "b@example.com",
+                                       "initial": "B", "accessRole": "viewer", "color": "red"})
+        self.assertEqual(users["u2"], dict(user("u2"), initial="N", accessRole="editor"))
+        self.assertEqual(set(users), {"u1", "u2"})  # ghost not created
+        self.update("org", [user("u1", initial="ZZ", accessRole="editor")], version="v1")
+        users = self.client.state()["org"]["users"]
+        self.assertEqual((users["u1"]["initial"], users["u1"]["accessRole"]), ("ZZ", "editor"))
+
+    def test_update_at_document_and_folder_scope(self):
+        self.add_users("org", [user("u")])
+        added = self.add_users("org", [user("u")], documentId="doc")[1]["result"]["data"]
+        result = self.update("org", [user("u", name="doc name")], documentId="doc")
+        self.assertEqual(result["data"]["u"]["id"], added["u"]["id"])
+        org = self.client.state()["org"]
+        self.assertEqual(org["documents"]["doc"]["users"]["u"]["name"], "doc name")
+        self.assertEqual(org["users"]["u"]["name"], "Name u")  # other scope untouched
+        missing = {"success": False, "message": "User does not exist."}
+        for scope in ({"folderId": "f"}, {"documentId": "other"}):
+            item = self.update("org", [user("u")], **scope)["data"]["u"]
+            self.assertEqual({key: item[key] for key in ("success", "message")}, missing)
+        item = self.update("nope", [user("u")])["data"]["u"]
+        self.assertEqual(item["message"], "User does not exist.")
+        self.assertEqual(set(self.client.state()), {"org"})
+        self.assertEqual(set(self.client.state()["org"]["documents"]), {"doc"})
+
+    def test_update_validation(self):
+        # The spec's User requires name and email also on update.
+        answer = self.client.api("/v2/users/update", {"organizationId": "o",
+                                                       "users": [{"userId": "u",
+                                                                  "accessRole": "viewer"}]})
+        self.assert_invalid(answer, contains="$.data.users[0]")
+        self.assert_invalid(self.client.api("/v2/users/update", {
+            "organizationId": "o", "users": [user("u", accessRole="owner")]}),
+            contains="$.data.users[0].accessRole")
+        self.assert_invalid(self.client.api("/v2/users/update", {
+            "organizationId": "o", "users": [user("u")], "documentId": "d", "folderId": "f"}),
+            contains="not both")
+
+
+class GetUsersTest(StandInTestCase):
+    """users/get: scopes, filters, the 30-id limits and nextPageToken pagination."""
+
+    def setUp(self):
+        super().setUp()
+        self.add_users("org", [user("u3"), user("u1", accessRole="viewer"), user("u4"),
+                               user("u2")])
+        self.add_users("org", [user("d1"), user("u1")], documentId="doc")
+        self.add_users("org", [user("f1")], folderId="fold")
+        self.add_group("org", "g1")
+        self.add_group("org", "g2")
+        for group, members in (("g1", ["u1", "u3"]), ("g2", ["u3", "u4"])):
+            self.client.api("/v2/organizations/usergroups/users/add",
+                            {"organizationId": "org", "organizationUserGroupId": group,
+                             "userIds": members})
+
+    @staticmethod
+    def record(user_id, **fields):
+        record = dict(user(user_id), initial="N", accessRole="editor")
+        record.update(fields)
+        return record
+
+    def get(self, version="v2", org="org", **data):
+        status, answer = self.client.api("/%s/users/get" % version,
+                                         dict(organizationId=org, **data))
+        self.assertEqual(status, 200, answer)
+        return answer["result"]
+
+    def ids(self, version="v2", **data):
+        return [record["userId"] for record in self.get(version, **data)["data"]]
+
+    def test_get_organization_users(self):
+        result = self.get()
+        self.assertEqual(result, {
+            "status": "success", "message": "User(s) retrieved successfully.",
+            "data": [self.record("u1", accessRole="viewer"), self.record("u2"),
+                     self.record("u3"), self.record("u4")]})
+        self.assertEqual(self.get("v1"), result)
+
+    def test_scopes(self):
+        self.assertEqual(self.get(documentId="doc")["data"],
+                         [self.record("d1"), self.record("u1")])
+        self.assertEqual(self.ids(folderId="fold"), ["f1"])
+        self.assertEqual(self.ids("v1", documentId="doc"), ["d1", "u1"])
+        for data in ({"documentId": "nope"}, {"folderId": "nope"}, {"org": "nope"}):
+            self.assertEqual(self.ids(**data), [], data)
+        self.assertEqual(set(self.client.state()), {"org"})
+        self.assert_invalid(self.client.api("/v2/users/get", {"organizationId": "org",
+                                                               "documentId": "doc",
+                                                               "folderId": "fold"}),
+                            contains="not both")
+
+    def test_filters(self):
+        self.assertEqual(self.ids(userIds=["u4", "ghost", "u2", "u4"]), ["u2", "u4"])
+        self.assertEqual(self.ids(userIds=[]), ["u1", "u2", "u3", "u4"])
+        self.assertEqual(self.ids(organizationUserGroupIds=["g1"]), ["u1", "u3"])
+        self.assertEqual(self.ids(organizationUserGroupIds=["g1", "g2", "nope"]),
+                         ["u1", "u3", "u4"])
+        self.assertEqual(self.ids(organizationUserGroupIds=["g2"], userIds=["u1", "u4"]),
+                         ["u4"])
+        self.assertEqual(self.ids(organizationUserGroupIds=["g1"], documentId="doc"), ["u1"])
+        self.assertEqual(self.ids(organizationUserGroupIds=["nope"]), [])
+
+    def test_thirty_id_limits(self):
+        ids = ["x%02d" % index for index in range(31)]
+        for key in ("userIds", "organizationUserGroupIds"):
+            expected = (400, {"error": {"message": "Only 30 %s can be passed at a time." % key,
+                                        "status": "INVALID_ARGUMENT"}})
+            for version in ("v2", "v1"):
+                self.assertEqual(self.client.api("/%s/users/get" % version,
+                                                 {"organizationId": "org", key: ids}),
+                                 expected)
+        self.assertEqual(self.ids(userIds=ids[:29] + ["u2"]), ["u2"])
+
+    def test_pagination_uses_next_page_token_key(self):
+        pages, data = [], {"pageSize": 1}
+        while True:
+            result = self.get(**data)
+            self.assertNotIn("pageToken", result)
+            pages.append([record["userId"] for record in result["data"]])
+            if "nextPageToken" not in result:
+                break
+            self.assertEqual(list(result), ["status", "message", "data", "nextPageToken"])
+            data["pageToken"] = result["nextPageToken"]
+            self.assertLess(len(pages), 20)
+        self.assertEqual(pages, [["u1"], ["u2"], ["u3"], ["u4"]])
+        self.client.config(max_page_size=3)
+        first = self.get()
+        self.assertEqual(len(first["data"]), 3)
+        self.assertEqual(self.ids(pageToken=first["nextPageToken"]), ["u4"])
+        v1 = self.get("v1", pageSize=1, pageToken="not a token")
+        self.assertEqual(len(v1["data"]), 4)
+        self.assertNotIn("nextPageToken", v1)
+        self.assertEqual(self.client.api("/v2/users/get", {"organizationId": "org",
+                                                            "pageToken": "nope"})[0], 400)
+
+    def test_unsupported_and_invalid_arguments(self):
+        self.assertEqual(self.client.api("/v2/users/get", {"organizationId": "org",
+                                                            "allDocuments": True}),
+                         (501, {"error": {"message": "allDocuments is not supported by the "
+                                                     "stand-in.",
+                                          "status": "UNIMPLEMENTED"}}))
+        self.assertEqual(self.ids(allDocuments=False, groupByDocumentId=True), ["u1", "u2", "u3",
+                                                                               "u4"])
+        self.assert_invalid(self.client.api("/v2/users/get", {}),
+                            contains="'organizationId' is a required property")
+        self.assert_invalid(self.client.api("/v2/users/get", {"organizationId": "org",
+                                                               "pageSize": 0}),
+                            contains="$.data.pageSize")
+
+
 class LifecycleTest(unittest.TestCase):
     """Tests that need a server of their own."""
 

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
 """Velt stand-in server: a local, stateful imitation of the Velt REST API for tests and the demo.
 
-It serves the organization, document, user and user-group endpoints under /v1/ and /v2/, checks the two
-auth headers, validates request bodies against Velt's published OpenAPI spec, keeps its state in
-memory, and offers a control API under /_standin/ (reset, fault injection, settings, request log,
-state) that needs no auth.  See README.md next to this file for the behaviour it promises and
-the assumptions it makes where the Velt docs are silent.
+It serves the organization, document, user and user-group endpoints under /v1/ and /v2/,
+checks the two auth headers, validates request bodies against Velt's published OpenAPI spec,
+keeps its state in memory, and offers a control API under /_standin/ (reset, fault injection,
+settings, request log, state) that needs no auth.  See README.md next to this file for the
+behaviour it promises and the assumptions it makes where the Velt docs are silent.
 
 Runs on Debian's /usr/bin/python3 with the standard library, python3-yaml and python3-jsonschema.
 """
