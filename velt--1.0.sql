@@ -1,6 +1,12 @@
 -- velt 1.0: the Velt REST API as SQL functions.
 \echo Use "CREATE EXTENSION velt" to load this file. \quit
 
+-- Internal objects (outbox tables, helpers) live in schema velt, which
+-- PUBLIC cannot use.
+CREATE SCHEMA velt;
+REVOKE ALL ON SCHEMA velt FROM PUBLIC;
+COMMENT ON SCHEMA velt IS 'Internal objects of the velt extension (outbox, results, helpers)';
+
 -- Every function returns one row per ID, in the order of the input:
 --   id       the caller's ID (the key in Velt's result.data)
 --   success  Velt's verdict for it; NULL when Velt said nothing about it
@@ -201,6 +207,32 @@ RETURNS TABLE(id text, name text, email text, access_role text, "user" jsonb)
 AS 'MODULE_PATHNAME', 'velt_get_users'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
 
+-- Folders (REFERENCE.md 2.6-2.10)
+CREATE FUNCTION velt_add_folders(
+	org text,
+	folders jsonb,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_add_folders'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+CREATE FUNCTION velt_update_folders(
+	org text,
+	folders jsonb,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_update_folders'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
+CREATE FUNCTION velt_update_folders_access(
+	org text,
+	folder_ids text[],
+	access_type text,
+	options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, success boolean, velt_id text, message text, result jsonb)
+AS 'MODULE_PATHNAME', 'velt_update_folders_access'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 100;
+
 -- Any other endpoint: POSTs {"data": data} and returns Velt's "result".
 CREATE FUNCTION velt_request(
 	path text,
@@ -212,6 +244,105 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION velt_request(text, jsonb, jsonb) IS
 'POSTs {"data": data} to {velt.base_url}/{velt.api_version}/{path} (or to path when it starts with v1/ or v2/) and returns Velt''s result';
+
+-- Endpoints that act on one thing and answer without a per-ID map are thin
+-- SQL over velt_request: the checks here, the call and its errors there.
+-- SECURITY DEFINER so that a role granted one of them needs no grant on
+-- velt_request or schema velt; each reaches only its own endpoint.
+CREATE FUNCTION velt.require(value anyelement, name text) RETURNS anyelement
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $$
+BEGIN
+	IF value IS NULL THEN
+		RAISE EXCEPTION '% must not be NULL', name USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF value::text = '' OR value::text = '{}' THEN
+		RAISE EXCEPTION '% must not be empty', name USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN value;
+END $$;
+
+CREATE FUNCTION velt_delete_folder(org text, folder_id text, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+	SELECT @extschema@.velt_request('organizations/folders/delete',
+		jsonb_build_object('organizationId', velt.require(org, 'org'),
+						   'folderId', velt.require(folder_id, 'folder_id')), options)
+$$;
+COMMENT ON FUNCTION velt_delete_folder(text, text, jsonb) IS
+'Deletes a folder with its subfolders and documents (v2; POST organizations/folders/delete); returns Velt''s result';
+
+-- Velt moves at most 30 documents per request: longer lists are split.
+CREATE FUNCTION velt_move_documents(org text, document_ids text[], folder text, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+	answer jsonb;
+	chunk int;
+BEGIN
+	PERFORM velt.require(org, 'org'), velt.require(document_ids, 'document_ids'), velt.require(folder, 'folder');
+	IF array_position(document_ids, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'document_ids[%] is NULL', array_position(document_ids, NULL)
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	FOR chunk IN 0 .. (cardinality(document_ids) - 1) / 30 LOOP
+		answer := @extschema@.velt_request('organizations/documents/move',
+			jsonb_build_object('organizationId', org, 'folderId', folder,
+							   'documentIds', to_jsonb(document_ids[chunk * 30 + 1 : chunk * 30 + 30])),
+			options);
+	END LOOP;
+	RETURN answer;
+END $$;
+COMMENT ON FUNCTION velt_move_documents(text, text[], text, jsonb) IS
+'Moves documents to a folder, 30 per request (POST organizations/documents/move); returns Velt''s last result';
+
+CREATE FUNCTION velt_add_permissions(user_id text, resources jsonb, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+	SELECT @extschema@.velt_request('auth/permissions/add',
+		jsonb_build_object('user', jsonb_build_object('userId', velt.require(user_id, 'user_id')),
+						   'permissions', jsonb_build_object('resources', velt.require(resources, 'resources'))),
+		options)
+$$;
+COMMENT ON FUNCTION velt_add_permissions(text, jsonb, jsonb) IS
+'Grants a user access to organizations, folders or documents (v2; POST auth/permissions/add)';
+
+CREATE FUNCTION velt_remove_permissions(user_id text, resources jsonb, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+	SELECT @extschema@.velt_request('auth/permissions/remove',
+		jsonb_build_object('userId', velt.require(user_id, 'user_id'),
+						   'permissions', jsonb_build_object('resources', velt.require(resources, 'resources'))),
+		options)
+$$;
+COMMENT ON FUNCTION velt_remove_permissions(text, jsonb, jsonb) IS
+'Removes a user''s access to resources (v2; POST auth/permissions/remove)';
+
+CREATE FUNCTION velt_generate_token(user_id text, user_properties jsonb, resources jsonb DEFAULT NULL,
+									options jsonb DEFAULT NULL)
+RETURNS text LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+	SELECT @extschema@.velt_request('v2/auth/generate_token',
+		jsonb_strip_nulls(jsonb_build_object('userId', velt.require(user_id, 'user_id'),
+			'userProperties', velt.require(user_properties, 'user_properties'),
+			'permissions', CASE WHEN resources IS NULL THEN NULL
+								ELSE jsonb_build_object('resources', resources) END)),
+		options) -> 'data' ->> 'token'
+$$;
+COMMENT ON FUNCTION velt_generate_token(text, jsonb, jsonb, jsonb) IS
+'Generates an end-user JWT for the Velt SDK (POST v2/auth/generate_token); returns the token';
+
+CREATE FUNCTION velt_delete_user_data(user_ids text[], org_ids text[] DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+	SELECT @extschema@.velt_request('users/data/delete',
+		jsonb_strip_nulls(jsonb_build_object('userIds', to_jsonb(velt.require(user_ids, 'user_ids')),
+											 'organizationIds', to_jsonb(org_ids))),
+		options)
+$$;
+COMMENT ON FUNCTION velt_delete_user_data(text[], text[], jsonb) IS
+'GDPR: starts deleting all data of users (POST users/data/delete); returns the answer with data.jobId';
+
+CREATE FUNCTION velt_get_delete_user_data_status(job_id text, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+	SELECT @extschema@.velt_request('users/data/delete/status',
+		jsonb_build_object('jobId', velt.require(job_id, 'job_id')), options) -> 'data'
+$$;
+COMMENT ON FUNCTION velt_get_delete_user_data_status(text, jsonb) IS
+'GDPR: progress of a deletion started by velt_delete_user_data (POST users/data/delete/status)';
 
 -- Calling Velt spends the API key's quota and changes Velt's data: only
 -- roles the owner grants to may do it.
@@ -234,6 +365,17 @@ REVOKE ALL ON FUNCTION velt_update_documents_disabled(text, text[], boolean, jso
 REVOKE ALL ON FUNCTION velt_get_documents(text, text[], text, integer, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_update_users(text, jsonb, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_get_users(text, text[], text, text, integer, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_add_folders(text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_update_folders(text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_update_folders_access(text, text[], text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_delete_folder(text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_move_documents(text, text[], text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_add_permissions(text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_remove_permissions(text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_generate_token(text, jsonb, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_delete_user_data(text[], text[], jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_get_delete_user_data_status(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt.require(anyelement, text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------
 -- Durable delivery at commit: the outbox.
@@ -245,9 +387,6 @@ REVOKE ALL ON FUNCTION velt_get_users(text, text[], text, text, integer, jsonb) 
 -- requests of up to velt.batch_size items, in commit order per ID.
 -- ---------------------------------------------------------------------
 
-CREATE SCHEMA velt;
-REVOKE ALL ON SCHEMA velt FROM PUBLIC;
-COMMENT ON SCHEMA velt IS 'Internal tables of the velt extension (outbox, results)';
 
 -- Commit order: every enqueuing transaction gets one row here, stamped with
 -- a sequence number by a deferred trigger as it commits.  Operations are

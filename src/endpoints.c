@@ -163,6 +163,29 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.page_token_key = "nextPageToken",
 		.columns = {"userId", "name", "email", "accessRole"},
 	},
+	[VELT_EP_ADD_FOLDERS] = {
+		.sql_name = "velt_add_folders",
+		.path = "organizations/folders/add",
+		.items_key = "folders",
+		.items_arg = "folders",
+		.id_field = "folderId",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_UPDATE_FOLDERS] = {
+		.sql_name = "velt_update_folders",
+		.path = "organizations/folders/update",
+		.items_key = "folders",
+		.items_arg = "folders",
+		.id_field = "folderId",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
+	},
+	[VELT_EP_UPDATE_FOLDERS_ACCESS] = {
+		.sql_name = "velt_update_folders_access",
+		.path = "organizations/folders/access/update",
+		.items_key = "folderIds",
+		.items_arg = "folder_ids",
+		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_IDS, VELT_ARG_ACCESS_TYPE, VELT_ARG_OPTIONS},
+	},
 };
 
 const char *

@@ -135,6 +135,27 @@ velt_envelope_parse(const char *body, size_t len, VeltEnvelope *env)
 		return env->kind;
 	}
 
+	/*
+	 * GDPR delete answers unwrapped: {"status": "success", "message",
+	 * "data", "statusCode": 202}.  Read it as a result.
+	 */
+	if (json_object_object_get_ex(env->root, "statusCode", &member) &&
+		json_object_is_type(member, json_type_int) &&
+		json_object_get_int(member) >= 200 && json_object_get_int(member) < 300 &&
+		string_member(env->root, "status") != NULL &&
+		strcmp(string_member(env->root, "status"), "success") == 0)
+	{
+		json_object *data;
+
+		env->kind = VELT_ENVELOPE_RESULT;
+		env->result = env->root;
+		env->message = string_member(env->root, "message");
+		if (json_object_object_get_ex(env->root, "data", &data) &&
+			!json_object_is_type(data, json_type_null))
+			env->data = data;
+		return env->kind;
+	}
+
 	return invalid(env, "the answer has neither \"result\" nor \"error\"");
 }
 

@@ -79,6 +79,9 @@ VELT_SQL_CALL(velt_delete_documents, VELT_EP_DELETE_DOCUMENTS)
 VELT_SQL_CALL(velt_update_documents_access, VELT_EP_UPDATE_DOCUMENTS_ACCESS)
 VELT_SQL_CALL(velt_update_documents_disabled, VELT_EP_UPDATE_DOCUMENTS_DISABLED)
 VELT_SQL_CALL(velt_update_users, VELT_EP_UPDATE_USERS)
+VELT_SQL_CALL(velt_add_folders, VELT_EP_ADD_FOLDERS)
+VELT_SQL_CALL(velt_update_folders, VELT_EP_UPDATE_FOLDERS)
+VELT_SQL_CALL(velt_update_folders_access, VELT_EP_UPDATE_FOLDERS_ACCESS)
 
 #define VELT_SQL_READ(sql_name, endpoint) \
 	PG_FUNCTION_INFO_V1(sql_name); \
