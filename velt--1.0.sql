@@ -344,6 +344,68 @@ $$;
 COMMENT ON FUNCTION velt_get_delete_user_data_status(text, jsonb) IS
 'GDPR: progress of a deletion started by velt_delete_user_data (POST users/data/delete/status)';
 
+-- Reads whose answers are maps or pages of mixed data, flattened in SQL.
+CREATE FUNCTION velt_get_permissions(org text, user_ids text[], folder_ids text[] DEFAULT NULL,
+									 document_ids text[] DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS TABLE(user_id text, resource_type text, resource_id text, access_role text,
+			  access_type text, permission jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+	WITH answer AS (
+		SELECT @extschema@.velt_request('auth/permissions/get',
+			jsonb_strip_nulls(jsonb_build_object(
+				'organizationId', velt.require(org, 'org'),
+				'userIds', to_jsonb(velt.require(user_ids, 'user_ids')),
+				'folderIds', to_jsonb(folder_ids), 'documentIds', to_jsonb(document_ids))),
+			options) -> 'data' AS data)
+	SELECT u.key, kind.singular, r.key, r.value ->> 'accessRole', r.value ->> 'accessType', r.value
+	FROM answer,
+		 jsonb_each(COALESCE(answer.data, '{}')) AS u,
+		 (VALUES (1, 'organization', 'organization'), (2, 'folders', 'folder'),
+				 (3, 'documents', 'document')) AS kind(ord, key, singular),
+		 jsonb_each(CASE WHEN jsonb_typeof(u.value -> kind.key) = 'object'
+						 THEN u.value -> kind.key ELSE '{}' END) AS r
+	ORDER BY u.key, kind.ord, r.key
+$$;
+COMMENT ON FUNCTION velt_get_permissions(text, text[], text[], text[], jsonb) IS
+'A row per user and resource they can reach (v2; POST auth/permissions/get)';
+
+CREATE FUNCTION velt_get_folders(org text, folder_id text DEFAULT NULL, max_depth integer DEFAULT NULL,
+								 options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, folder_name text, parent_folder_id text, folder jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+	SELECT f ->> 'folderId', f ->> 'folderName', f ->> 'parentFolderId', f
+	FROM jsonb_array_elements(
+		COALESCE(@extschema@.velt_request('organizations/folders/get',
+			jsonb_strip_nulls(jsonb_build_object('organizationId', velt.require(org, 'org'),
+												 'folderId', folder_id, 'maxDepth', max_depth)),
+			options) -> 'data', '[]')) AS f
+$$;
+COMMENT ON FUNCTION velt_get_folders(text, text, integer, jsonb) IS
+'Folders of an organization, or one folder with its subfolders (POST organizations/folders/get)';
+
+-- One row per page of the user's data, following nextPageToken.
+CREATE FUNCTION velt_get_user_data(org text, user_id text, options jsonb DEFAULT NULL)
+RETURNS SETOF jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+	answer jsonb;
+	token text;
+	pages int := 0;
+BEGIN
+	PERFORM velt.require(org, 'org'), velt.require(user_id, 'user_id');
+	LOOP
+		answer := @extschema@.velt_request('users/data/get',
+			jsonb_strip_nulls(jsonb_build_object('organizationId', org, 'userId', user_id,
+												 'pageToken', token)), options);
+		RETURN NEXT answer -> 'data';
+		pages := pages + 1;
+		EXIT WHEN answer ->> 'nextPageToken' IS NULL OR answer ->> 'nextPageToken' = ''
+			OR answer ->> 'nextPageToken' = token OR pages >= 100000;
+		token := answer ->> 'nextPageToken';
+	END LOOP;
+END $$;
+COMMENT ON FUNCTION velt_get_user_data(text, text, jsonb) IS
+'GDPR: all of a user''s data, one row per page (POST users/data/get)';
+
 -- Calling Velt spends the API key's quota and changes Velt's data: only
 -- roles the owner grants to may do it.
 REVOKE ALL ON FUNCTION velt_add_users(text, jsonb, text, text, jsonb) FROM PUBLIC;
@@ -376,6 +438,9 @@ REVOKE ALL ON FUNCTION velt_generate_token(text, jsonb, jsonb, jsonb) FROM PUBLI
 REVOKE ALL ON FUNCTION velt_delete_user_data(text[], text[], jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt_get_delete_user_data_status(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION velt.require(anyelement, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_get_permissions(text, text[], text[], text[], jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_get_folders(text, text, integer, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION velt_get_user_data(text, text, jsonb) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------
 -- Durable delivery at commit: the outbox.

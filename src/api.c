@@ -226,7 +226,7 @@ exchange_hint(const VeltExchange *ex, int batch)
 	else if (status == 429)
 		appendStringInfoString(&s, "Velt is limiting the request rate; raise velt.max_retries or send fewer, larger requests. ");
 	else if (status >= 500)
-		appendStringInfoString(&s, "Velt may be unavailable; repeating the call is safe. ");
+		appendStringInfoString(&s, "Velt may be unavailable; user, group and organization calls can be repeated safely once it answers. ");
 
 	if (batch > 1)
 	{
@@ -331,8 +331,24 @@ static bool
 storable_as_jsonb(json_object *item)
 {
 	size_t		len;
+	const char *text = velt_jsonc_text(item, &len);
+	const char *p;
 
-	return strstr(velt_jsonc_text(item, &len), "\\u0000") == NULL;
+	/* "\u0000" that is an escape, not an escaped backslash before "u0000" */
+	for (p = strstr(text, "\\u0000"); p; p = strstr(p + 1, "\\u0000"))
+	{
+		int			backslashes = 0;
+		const char *q = p;
+
+		while (q > text && q[-1] == '\\')
+		{
+			backslashes++;
+			q--;
+		}
+		if (backslashes % 2 == 0)
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -431,6 +447,7 @@ velt_send_items(const VeltCall *call, int first, int count, int max_retries,
 	velt_exchange(call->endpoint->path, body_text, body_len, max_retries, ex);
 	if (ex->kind == VELT_ANSWER_ERROR && call->endpoint->items_in_error_details &&
 		ex->http.status == 500 && ex->envelope.kind == VELT_ENVELOPE_ERROR &&
+		ex->envelope.error_status && strcmp(ex->envelope.error_status, "INTERNAL") == 0 &&
 		ex->envelope.details != NULL &&
 		json_object_is_type(ex->envelope.details, json_type_object))
 	{

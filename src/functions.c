@@ -180,7 +180,7 @@ velt_request(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("path must not be NULL")));
 	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (!valid_api_path(path))
+	if (strlen(path) > 200 || !valid_api_path(path))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("path \"%s\" is not an API path", path),

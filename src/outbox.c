@@ -427,7 +427,8 @@ take_operations(Drain *drain, int max_items)
 		"                  JOIN velt.commit_order ec ON ec.xact = e.xact "
 		"                  WHERE e.target = o.target AND e.state = 'pending' "
 		"                    AND e.next_attempt_at > pg_catalog.clock_timestamp() "
-		"                    AND (ec.seq, e.id) < (c.seq, o.id)) "
+		"                    AND (COALESCE(ec.seq, 9223372036854775807), e.id) "
+		"                      < (COALESCE(c.seq, 9223372036854775807), o.id)) "
 		"  AND pg_catalog.pg_try_advisory_xact_lock(1986356340, pg_catalog.hashtext(o.target)) "
 		"ORDER BY c.seq NULLS LAST, o.id "
 		"LIMIT $1 "
@@ -1089,7 +1090,9 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 				{
 					/*
 					 * Out of time: send only what finishes operations already
-					 * under way, so none is left half-delivered.
+					 * under way, and nothing once a batch has been held back
+					 * (it must not be overtaken).  An operation cut short stays
+					 * pending whole and is sent again.
 					 */
 					out_of_time = true;
 					if (blocked || !batch_finishes_started_op(&drain, batch))

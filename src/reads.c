@@ -108,6 +108,7 @@ read_page(const VeltEndpoint *ep, json_object *data, VeltExchange *ex, json_obje
 
 	if (ex->kind == VELT_ANSWER_ERROR && ep->items_in_error_details &&
 		ex->http.status == 500 && ex->envelope.kind == VELT_ENVELOPE_ERROR &&
+		ex->envelope.error_status && strcmp(ex->envelope.error_status, "INTERNAL") == 0 &&
 		ex->envelope.details && json_object_is_type(ex->envelope.details, json_type_array))
 	{
 		json_object *found = velt_jsonc_owned(json_object_new_array());
@@ -217,6 +218,11 @@ read_pages(const VeltCall *call, ReturnSetInfo *rsinfo, int first, int count,
 			break;
 		token = next_token;
 	}
+	if (pages >= VELT_MAX_PAGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s stopped after %d pages", ep->sql_name, VELT_MAX_PAGES),
+				 errhint("Pass max_items, or a larger pageSize in options.")));
 	MemoryContextDelete(page_cxt);
 	return produced;
 }
