@@ -9,6 +9,7 @@ Run from the repository root with Debian's Python:
     /usr/bin/python3 -m unittest discover -s test/standin -v
 """
 
+import base64
 import http.client
 import json
 import os
@@ -1560,6 +1561,737 @@ class GetUsersTest(StandInTestCase):
         self.assert_invalid(self.client.api("/v2/users/get", {"organizationId": "org",
                                                                "pageSize": 0}),
                             contains="$.data.pageSize")
+
+
+# ---- folders, move, auth, GDPR -------------------------------------------------------------
+
+FOLDER_MISSING = "Folder not found."
+
+
+def folder_missing(folder_id):
+    return {"success": False, "id": folder_id, "message": FOLDER_MISSING, "code": "not-found"}
+
+
+def without_times(record):
+    """A folders/get record (with its subFolders) minus createdAt/lastUpdated, checked as ints."""
+    record = dict(record)
+    for key in ("createdAt", "lastUpdated"):
+        assert isinstance(record.pop(key), int), record
+    if "subFolders" in record:
+        record["subFolders"] = [without_times(child) for child in record["subFolders"]]
+    return record
+
+
+class FoldersTestCase(StandInTestCase):
+
+    def folders(self, action, org, folders, version="v2", **extra):
+        return self.client.api("/%s/organizations/folders/%s" % (version, action),
+                               dict(organizationId=org, folders=folders, **extra))
+
+    def ok(self, answer):
+        status, payload = answer
+        self.assertEqual(status, 200, payload)
+        return payload["result"]
+
+    def get(self, version="v2", org="org", **data):
+        result = self.ok(self.client.api("/%s/organizations/folders/get" % version,
+                                         dict(organizationId=org, **data)))
+        return result["message"], [without_times(record) for record in result["data"]]
+
+    def folder_details(self, org="org"):
+        return self.client.control("GET", "state")[1].get("folderDetails", {}).get(org, {})
+
+
+def v2_folder(folder_id, parent="root", ancestors=("root",), access="public", inherit=False,
+              **extra):
+    record = {"folderId": folder_id}
+    if "folderName" in extra:
+        record["folderName"] = extra.pop("folderName")
+    record.update({"organizationId": "org", "parentFolderId": parent, "apiKey": API_KEY,
+                   "ancestors": list(ancestors), "accessType": access,
+                   "inheritAccessFromParent": inherit})
+    record.update(extra)
+    return record
+
+
+class FoldersWriteTest(FoldersTestCase):
+    """organizations/folders/add, update, delete and access/update."""
+
+    def test_add_folders(self):
+        result = self.ok(self.folders("add", "org", [
+            {"folderId": "f1", "folderName": "One", "color": "red"},
+            {"folderId": "f2", "parentFolderId": "f1"},
+            {"folderId": "f3", "parentFolderId": "root", "accessType": "restricted"}],
+            createOrganization=True))
+        self.assertEqual(result, {"status": "success", "message": "Folder created successfully.",
+                                  "data": {folder_id: {"success": True, "id": folder_id,
+                                                       "message": "Folder added."}
+                                           for folder_id in ("f1", "f2", "f3")}})
+        # "organizations" keeps the original folder shape; the rest is in "folderDetails".
+        self.assertEqual(self.client.state()["org"]["folders"],
+                         {"f1": {"users": {}}, "f2": {"users": {}}, "f3": {"users": {}}})
+        details = self.folder_details()
+        self.assertEqual({key: value for key, value in details["f1"].items()
+                          if key not in ("createdAt", "lastUpdated")},
+                         {"metadata": {"folderName": "One", "color": "red"},
+                          "parentFolderId": "root", "accessType": "public",
+                          "inheritAccessFromParent": False})
+        self.assertEqual((details["f2"]["parentFolderId"], details["f2"]["inheritAccessFromParent"],
+                          details["f3"]["accessType"]), ("f1", True, "restricted"))
+        self.assertEqual(self.client.details()["org"], {"metadata": {}, "disabled": False})
+        self.assertEqual(self.ok(self.folders("add", "v1org", [{"folderId": "x"}], "v1"))["data"],
+                         {"x": {"success": True, "id": "x", "message": "Folder added."}})
+
+    def test_add_failures_are_inline(self):
+        result = self.ok(self.folders("add", "org", [
+            {"folderId": "a", "parentFolderId": "ghost"}, {"folderId": "root"},
+            {"folderId": "p"}, {"folderId": "c", "parentFolderId": "p"},
+            {"folderId": "p", "folderName": "again"},
+            {"folderId": "self", "parentFolderId": "self"}]))
+        self.assertEqual(result["data"], {
+            "a": {"success": False, "id": "a", "message": "Parent folder not found.",
+                  "code": "not-found"},
+            "root": {"success": False, "id": "root",
+                     "message": '"root" cannot be used as a folderId.'},
+            "p": {"success": True, "id": "p", "message": "Folder added."},
+            "c": {"success": True, "id": "c", "message": "Folder added."},
+            "self": {"success": False, "id": "self", "message": "Parent folder not found.",
+                     "code": "not-found"}})
+        self.assertEqual(sorted(self.client.state()["org"]["folders"]), ["c", "p"])
+        self.assertEqual(self.folder_details()["p"]["metadata"], {})  # the repeat was skipped
+        # Re-adding a folder under its own subfolder is refused.
+        self.assertEqual(self.ok(self.folders("add", "org", [
+            {"folderId": "p", "parentFolderId": "c"}]))["data"]["p"],
+            {"success": False, "id": "p",
+             "message": "A folder cannot be moved into itself or one of its subfolders."})
+
+    def test_add_upserts_implicit_and_existing_folders(self):
+        self.add_users("org", [user("fu")], folderId="f")
+        self.ok(self.client.api("/v2/organizations/documents/add", {
+            "organizationId": "org", "folderId": "f", "documents": [{"documentId": "d"}]}))
+        self.ok(self.folders("add", "org", [{"folderId": "f", "folderName": "F",
+                                             "accessType": "organizationPrivate"}]))
+        self.ok(self.folders("add", "org", [{"folderId": "f", "folderName": "F2"}]))
+        state = self.client.state()["org"]
+        self.assertEqual(list(state["folders"]["f"]["users"]), ["fu"])
+        self.assertIn("d", state["documents"])
+        details = self.folder_details()["f"]
+        self.assertEqual((details["metadata"], details["accessType"]),
+                         ({"folderName": "F2"}, "organizationPrivate"))
+
+    def test_add_and_update_validation(self):
+        self.assert_invalid(self.folders("add", "org", [{"folderName": "x"}]),
+                            contains="$.data.folders[0]")
+        self.assert_invalid(self.folders("add", "org", [{"folderId": "x", "accessType": "open"}]),
+                            contains="$.data.folders[0].accessType")
+        self.assert_invalid(self.client.api("/v2/organizations/folders/add", {"folders": []}),
+                            contains="'organizationId' is a required property")
+        self.assert_invalid(self.folders("update", "org", [{"folderId": 3}]),
+                            contains="$.data.folders[0].folderId")
+        self.assertEqual(self.client.state(), {})
+
+    def test_update_merges_and_moves(self):
+        self.ok(self.folders("add", "org", [
+            {"folderId": "a", "folderName": "A", "accessType": "restricted"},
+            {"folderId": "b", "folderName": "B", "tier": 1},
+            {"folderId": "c", "parentFolderId": "b"}]))
+        result = self.ok(self.folders("update", "org", [
+            {"folderId": "b", "folderName": "Bee", "parentFolderId": "a"},
+            {"folderId": "ghost", "folderName": "G"}]))
+        self.assertEqual(result, {"status": "success", "message": "Folder Updated successfully.",
+                                  "data": {"b": {"success": True, "id": "b",
+                                                 "message": "Folder Updated."},
+                                           "ghost": folder_missing("ghost")}})
+        _message, records = self.get(folderId="a", maxDepth=3)
+        self.assertEqual(records, [v2_folder("a", access="restricted", folderName="A", subFolders=[
+            v2_folder("b", "a", ("root", "a"), folderName="Bee", tier=1, subFolders=[
+                v2_folder("c", "b", ("root", "a", "b"), inherit=True, subFolders=[])])])])
+        self.assertNotIn("ghost", self.client.state()["org"]["folders"])
+        result = self.ok(self.folders("update", "org", [
+            {"folderId": "a", "parentFolderId": "c"}, {"folderId": "c", "parentFolderId": "nope"},
+            {"folderId": "b", "parentFolderId": "root", "accessType": "public"}]))
+        self.assertEqual(result["data"], {
+            "a": {"success": False, "id": "a",
+                  "message": "A folder cannot be moved into itself or one of its subfolders."},
+            "c": {"success": False, "id": "c", "message": "Parent folder not found.",
+                  "code": "not-found"},
+            "b": {"success": True, "id": "b", "message": "Folder Updated."}})
+        self.assertEqual(self.folder_details()["b"]["parentFolderId"], "root")
+        self.assertEqual(self.ok(self.folders("update", "nope", [{"folderId": "a"}], "v1"))["data"],
+                         {"a": folder_missing("a")})
+        self.assertNotIn("nope", self.client.state())
+
+    def test_delete_folder_cascades(self):
+        self.ok(self.folders("add", "org", [{"folderId": "top"}, {"folderId": "sub",
+                                                                   "parentFolderId": "top"},
+                                            {"folderId": "other"}]))
+        for folder_id, doc_id in (("sub", "d-sub"), ("top", "d-top"), ("other", "d-other")):
+            self.ok(self.client.api("/v2/organizations/documents/add", {
+                "organizationId": "org", "folderId": folder_id,
+                "documents": [{"documentId": doc_id}]}))
+        self.add_users("org", [user("du")], documentId="d-sub")
+        self.add_users("org", [user("fu")], folderId="sub")
+        self.add_users("org", [user("ou")])
+        answer = self.client.api("/v2/organizations/folders/delete",
+                                 {"organizationId": "org", "folderId": "top"})
+        self.assertEqual(answer, (200, {"result": {
+            "status": "success", "message": "Folder deletion initiated successfully.",
+            "data": None}}))
+        state = self.client.state()["org"]
+        self.assertEqual((sorted(state["folders"]), sorted(state["documents"]),
+                          sorted(state["users"])), (["other"], ["d-other"], ["ou"]))
+        self.assertEqual(sorted(self.folder_details()), ["other"])
+        not_found = (404, {"error": {"code": "not-found", "message": "Folder not found."}})
+        self.assertEqual(self.client.api("/v2/organizations/folders/delete",
+                                         {"organizationId": "org", "folderId": "top"}), not_found)
+        self.assertEqual(self.client.api("/v2/organizations/folders/delete",
+                                         {"organizationId": "nope", "folderId": "x"}), not_found)
+        self.assertEqual(self.client.requests()[-1]["error"],
+                         {"code": "not-found", "message": "Folder not found."})
+        # v2 only; and the schema wants one folderId string.
+        self.assertEqual(self.client.api("/v1/organizations/folders/delete",
+                                         {"organizationId": "org", "folderId": "other"}),
+                         (404, {"error": {"message": "Not found: /v1/organizations/folders/delete",
+                                          "status": "NOT_FOUND"}}))
+        self.assert_invalid(self.client.api("/v2/organizations/folders/delete",
+                                            {"organizationId": "org", "folderId": ["other"]}),
+                            contains="$.data.folderId")
+        self.assertIn("other", self.client.state()["org"]["folders"])
+
+    def test_update_access(self):
+        self.ok(self.folders("add", "org", [{"folderId": "p"}, {"folderId": "c",
+                                                                 "parentFolderId": "p"}]))
+        path = "/v2/organizations/folders/access/update"
+        result = self.ok(self.client.api(path, {"organizationId": "org", "folderIds": ["p", "x"],
+                                                "accessType": "organizationPrivate"}))
+        self.assertEqual(result, {
+            "status": "success", "message": "Updated access for folders successfully.",
+            "data": {"p": {"success": True, "accessType": "organizationPrivate",
+                           "message": "Folder access type updated."},
+                     "x": folder_missing("x")}})
+        # c inherits from p: it shows p's access type.
+        self.assertEqual([record["accessType"] for record in self.get()[1]],
+                         ["organizationPrivate", "organizationPrivate"])
+        self.ok(self.client.api(path, {"organizationId": "org", "folderIds": ["c"],
+                                       "accessType": "restricted"}))
+        self.assertEqual([(record["accessType"], record["inheritAccessFromParent"])
+                          for record in self.get()[1]],
+                         [("restricted", False), ("organizationPrivate", False)])
+        result = self.ok(self.client.api(path, {"organizationId": "org", "folderIds": ["c"],
+                                                "inheritFromParent": True}))
+        self.assertEqual(result, {"status": "success", "message": "Folder access type updated.",
+                                  "data": {"c": {"success": True, "accessType": None,
+                                                 "inheritFromParent": True,
+                                                 "message": "Folder access type updated."}}})
+        self.assertEqual([(record["accessType"], record["inheritAccessFromParent"])
+                          for record in self.get()[1]],
+                         [("organizationPrivate", True), ("organizationPrivate", False)])
+        self.ok(self.client.api(path.replace("v2", "v1"), {
+            "organizationId": "org", "folderIds": ["p"], "accessType": "public"}))
+        self.assertEqual(self.folder_details()["p"]["accessType"], "public")
+
+    def test_update_access_validation(self):
+        path = "/v2/organizations/folders/access/update"
+        base = {"organizationId": "org", "folderIds": ["p"]}
+        self.assertEqual(self.client.api(path, base), (400, {"error": {
+            "message": "Provide accessType or inheritFromParent: true.",
+            "status": "INVALID_ARGUMENT"}}))
+        self.assertEqual(self.client.api(path, dict(base, inheritFromParent=False)), (400, {
+            "error": {"message": "Provide accessType or inheritFromParent: true.",
+                      "status": "INVALID_ARGUMENT"}}))
+        self.assertEqual(self.client.api(path, dict(base, accessType="public",
+                                                    inheritFromParent=True)),
+                         (400, {"error": {"message": "Provide either accessType or "
+                                                     "inheritFromParent: true, not both.",
+                                          "status": "INVALID_ARGUMENT"}}))
+        self.assert_invalid(self.client.api(path, dict(base, accessType="open")),
+                            contains="$.data.accessType")
+        self.assert_invalid(self.client.api(path, dict(base, folderIds=[], accessType="public")),
+                            contains="$.data.folderIds")
+
+
+class GetFoldersTest(FoldersTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.ok(self.folders("add", "org", [
+            {"folderId": "b", "folderName": "B", "accessType": "restricted"},
+            {"folderId": "a", "folderName": "A", "owner": "ann"},
+            {"folderId": "a1", "parentFolderId": "a"},
+            {"folderId": "a11", "parentFolderId": "a1"},
+            {"folderId": "a111", "parentFolderId": "a11"}]))
+
+    A = v2_folder("a", folderName="A", owner="ann")
+    A1 = v2_folder("a1", "a", ("root", "a"), inherit=True)
+    A11 = v2_folder("a11", "a1", ("root", "a", "a1"), inherit=True)
+    A111 = v2_folder("a111", "a11", ("root", "a", "a1", "a11"), inherit=True)
+    B = v2_folder("b", folderName="B", access="restricted")
+
+    def test_get_all_is_flat_and_unpaged(self):
+        self.client.config(max_page_size=1)  # no pagination on this endpoint
+        message, records = self.get()
+        self.assertEqual(message, "Folders retrieved successfully.")
+        self.assertEqual(records, [self.A, self.A1, self.A11, self.A111, self.B])
+        status, answer = self.client.api("/v2/organizations/folders/get", {"organizationId": "org"})
+        self.assertEqual(list(answer["result"]), ["status", "message", "data"])
+        self.assertEqual(list(answer["result"]["data"][0]), [
+            "folderId", "folderName", "organizationId", "parentFolderId", "apiKey", "createdAt",
+            "lastUpdated", "ancestors", "accessType", "inheritAccessFromParent", "owner"])
+
+    def test_get_all_v1_records_are_lean(self):
+        message, records = self.get("v1")
+        self.assertEqual(message, "Folders retrieved successfully.")
+        self.assertEqual(records[0], {"folderId": "a", "folderName": "A", "organizationId": "org",
+                                      "parentFolderId": "root", "owner": "ann"})
+        self.assertEqual(records[2], {"folderId": "a11", "organizationId": "org",
+                                      "parentFolderId": "a1"})
+
+    def test_get_one_with_subfolders_and_max_depth(self):
+        self.assertEqual(self.get(folderId="a"), ("Folder(s) retrieved successfully.", [
+            dict(self.A, subFolders=[self.A1])]))
+        self.assertEqual(self.get(folderId="a", maxDepth=3)[1], [dict(self.A, subFolders=[
+            dict(self.A1, subFolders=[dict(self.A11, subFolders=[self.A111])])])])
+        self.assertEqual(self.get(folderId="a", maxDepth=10)[1][0]["subFolders"][0]
+                         ["subFolders"][0]["subFolders"][0],
+                         dict(self.A111, subFolders=[]))
+        self.assertEqual(self.get(folderId="b")[1], [dict(self.B, subFolders=[])])
+        # v1: always one level, its own message.
+        message, records = self.get("v1", folderId="a", maxDepth=3)
+        self.assertEqual(message, "Folders retrieved successfully.")
+        self.assertEqual(records[0]["subFolders"], [{"folderId": "a1", "organizationId": "org",
+                                                     "parentFolderId": "a"}])
+
+    def test_unknown_folder_or_organization_is_empty(self):
+        self.assertEqual(self.get(folderId="ghost"), ("Folder(s) retrieved successfully.", []))
+        self.assertEqual(self.get(org="nope"), ("Folders retrieved successfully.", []))
+        self.assertNotIn("nope", self.client.state())
+
+    def test_validation(self):
+        path = "/v2/organizations/folders/get"
+        self.assert_invalid(self.client.api(path, {}), contains="'organizationId' is a required")
+        self.assert_invalid(self.client.api(path, {"organizationId": "org", "maxDepth": 0}),
+                            contains="$.data.maxDepth")
+        self.assert_invalid(self.client.api(path, {"organizationId": "org", "folderId": 1}),
+                            contains="$.data.folderId")
+
+
+class MoveDocumentsTest(StandInTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.client.api("/v2/organizations/folders/add", {
+            "organizationId": "org", "folders": [{"folderId": "f"}, {"folderId": "g"}]})
+        self.client.api("/v2/organizations/documents/add", {
+            "organizationId": "org", "folderId": "f",
+            "documents": [{"documentId": "d1"}, {"documentId": "d2"}, {"documentId": "d3"}]})
+
+    def move(self, doc_ids, folder_id, version="v2", org="org"):
+        return self.client.api("/%s/organizations/documents/move" % version,
+                               {"organizationId": org, "documentIds": doc_ids,
+                                "folderId": folder_id})
+
+    def folder_of(self):
+        documents = self.client.state()["org"]["documents"]
+        return {doc_id: doc["folderId"] for doc_id, doc in sorted(documents.items())}
+
+    def test_move(self):
+        self.assertEqual(self.move(["d1", "d2", "d1"], "g"), (200, {"result": {
+            "status": "success", "message": "Documents moved successfully."}}))
+        self.assertEqual(self.folder_of(), {"d1": "g", "d2": "g", "d3": "f"})
+        status, answer = self.client.api("/v2/organizations/documents/get",
+                                         {"organizationId": "org", "folderId": "g"})
+        self.assertEqual([record["id"] for record in answer["result"]["data"]], ["d1", "d2"])
+        # "root" takes documents out of every folder; v1 answers alike.
+        self.assertEqual(self.move(["d3"], "root", "v1"), (200, {"result": {
+            "status": "success", "message": "Documents moved successfully."}}))
+        self.assertEqual(self.folder_of(), {"d1": "g", "d2": "g", "d3": None})
+
+    def test_unknown_documents_or_folder_move_nothing(self):
+        self.assertEqual(self.move(["d1", "ghost", "d2"], "g"), (404, {"error": {
+            "message": "Error moving document(s).", "status": "NOT_FOUND",
+            "details": [{"success": False, "id": "ghost", "message": "Document does not exist",
+                         "code": "not-found"}]}}))
+        self.assertEqual(self.move(["d1"], "nope"), (404, {"error": {
+            "message": "Folder not found.", "status": "NOT_FOUND"}}))
+        self.assertEqual(self.move(["d1"], "g", org="nope")[1]["error"]["details"][0]["id"], "d1")
+        self.assertEqual(self.folder_of(), {"d1": "f", "d2": "f", "d3": "f"})
+        self.assertNotIn("nope", self.client.state())
+
+    def test_validation_and_thirty_id_limit(self):
+        ids = ["d%02d" % index for index in range(31)]
+        for version in ("v2", "v1"):
+            self.assertEqual(self.move(ids, "g", version), (400, {"error": {
+                "message": "Only 30 documentIds can be passed at a time.",
+                "status": "INVALID_ARGUMENT"}}))
+        self.assert_invalid(self.move([], "g"), contains="$.data.documentIds")
+        self.assert_invalid(self.client.api("/v2/organizations/documents/move", {
+            "organizationId": "org", "documentIds": ["d1"]}), contains="'folderId' is a required")
+        self.assertEqual(self.folder_of(), {"d1": "f", "d2": "f", "d3": "f"})
+
+
+def jwt_parts(token):
+    """(header, claims) of a stand-in token, after checking its three base64url segments."""
+    segments = token.split(".")
+    assert len(segments) == 3 and all(re.fullmatch(r"[A-Za-z0-9_-]+", part) for part in segments)
+    decode = lambda part: json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    return decode(segments[0]), decode(segments[1])
+
+
+RESOURCES = [{"type": "organization", "id": "org", "accessRole": "viewer"},
+             {"type": "document", "id": "d", "organizationId": "org", "expiresAt": 1640995200}]
+
+
+class TokenTest(StandInTestCase):
+    """v1 auth/token/get (credentials in the body) and v2 auth/generate_token."""
+
+    def v1_token(self, **data):
+        body = dict({"apiKey": API_KEY, "authToken": AUTH_TOKEN, "userId": "u"}, **data)
+        return self.client.api("/v1/auth/token/get", body, headers={})
+
+    def v2_token(self, **data):
+        body = dict({"userId": "u", "userProperties": {"name": "U", "email": "u@x.test"},
+                     "permissions": {"resources": RESOURCES}}, **data)
+        return self.client.api("/v2/auth/generate_token", body)
+
+    def test_v1_token(self):
+        status, answer = self.v1_token(userProperties={"organizationId": "org", "isAdmin": True})
+        self.assertEqual(status, 200)
+        self.assertEqual(set(answer), {"result"})
+        self.assertEqual((answer["result"]["status"], answer["result"]["message"],
+                          list(answer["result"]["data"])),
+                         ("success", "Token generated successfully.", ["token"]))
+        header, claims = jwt_parts(answer["result"]["data"]["token"])
+        self.assertEqual(header, {"alg": "HS256", "typ": "JWT"})
+        self.assertEqual(claims, {"iss": "velt-standin", "n": 1, "userId": "u",
+                                  "userProperties": {"organizationId": "org", "isAdmin": True}})
+        self.assertTrue(answer["result"]["data"]["token"].startswith(
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."))
+        entry = self.client.requests()[0]
+        self.assertEqual(entry["auth"], "ok")
+        self.assertEqual(entry["body"]["data"]["apiKey"], "[redacted]")
+        self.assertNotIn(AUTH_TOKEN, json.dumps(self.client.requests()))
+        self.assertEqual(self.client.control("GET", "state")[1]["tokensIssued"], 1)
+
+    def test_tokens_are_deterministic_and_distinct(self):
+        first, second = (self.v1_token()[1]["result"]["data"]["token"] for _ in range(2))
+        self.assertNotEqual(first, second)
+        self.assertEqual(jwt_parts(second)[1]["n"], 2)
+        self.client.control("POST", "reset")
+        self.assertEqual(self.v1_token()[1]["result"]["data"]["token"], first)
+
+    def test_v1_credentials(self):
+        expected = (400, {"error": {"message": "Auth token not found.",
+                                    "status": "INVALID_ARGUMENT"}})
+        self.assertEqual(self.v1_token(authToken="wrong"), expected)
+        self.assertEqual(self.v1_token(apiKey="wrong"), expected)
+        self.assertEqual(self.client.api("/v1/auth/token/get", {"userId": "u"}, headers=AUTH),
+                         expected)  # headers do not count here
+        self.assertEqual([entry["auth"] for entry in self.client.requests()],
+                         ["wrong", "wrong", "missing"])
+        self.assert_invalid(self.v1_token(userId=None), contains="$.data.userId")
+        self.assert_invalid(self.v1_token(userProperties={"isAdmin": True}),
+                            contains="'organizationId' is a required property")
+        self.assertEqual(self.client.api("/v2/auth/token/get", {"userId": "u"})[0], 404)
+        self.assertNotIn("tokensIssued", self.client.control("GET", "state")[1])
+
+    def test_v2_generate_token(self):
+        status, answer = self.v2_token()
+        self.assertEqual((status, answer["result"]["message"]),
+                         (200, "Token generated successfully."))
+        _header, claims = jwt_parts(answer["result"]["data"]["token"])
+        self.assertEqual(claims, {"iss": "velt-standin", "n": 1, "userId": "u",
+                                  "userProperties": {"name": "U", "email": "u@x.test"},
+                                  "permissions": {"resources": RESOURCES}})
+        self.assertNotIn("permissions", self.client.control("GET", "state")[1])  # not stored
+        self.assertEqual(self.client.api("/v1/auth/generate_token", {"userId": "u"})[0], 404)
+
+    def test_v2_generate_token_validation(self):
+        status, _response, raw = self.client.raw(
+            "POST", "/v2/auth/generate_token",
+            {"userId": "u", "userProperties": {"name": "U", "email": "e"},
+             "permissions": {"resources": []}}, AUTH)
+        self.assert_invalid((status, json.loads(raw)), contains='"data" object')
+        self.assert_invalid(self.v2_token(userProperties={"name": "U"}),
+                            contains="$.data.userProperties: 'email' is a required property")
+        self.assert_invalid(self.v2_token(permissions={"resources": [{"type": "folder",
+                                                                      "id": "f"}]}),
+                            contains="$.data.permissions.resources[0]: 'organizationId'")
+        self.assert_invalid(self.v2_token(permissions={"resources": [{"type": "group",
+                                                                      "id": "f"}]}),
+                            contains="$.data.permissions.resources[0].type")
+        self.assertEqual(self.v2_token(userProperties={"name": "U", "email": "e",
+                                                       "organizationId": "org"}),
+                         (400, {"error": {"message": 'userProperties.organizationId is not '
+                                          'supported; grant organizations with a '
+                                          'permissions.resources entry of type "organization".',
+                                          "status": "INVALID_ARGUMENT"}}))
+        self.assertEqual(self.client.api("/v2/auth/generate_token", {"userId": "u"}, headers={}),
+                         (400, {"error": {"message": "API key not found in headers.",
+                                          "status": "INVALID_ARGUMENT"}}))
+
+
+class PermissionsTest(StandInTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.client.api("/v2/organizations/folders/add", {
+            "organizationId": "org", "folders": [{"folderId": "f", "accessType": "restricted"},
+                                                 {"folderId": "f1", "parentFolderId": "f"}]})
+        self.client.api("/v2/organizations/documents/add", {
+            "organizationId": "org", "folderId": "f1", "documents": [
+                {"documentId": "in-f1", "accessType": "restricted"}]})
+        self.client.api("/v2/organizations/documents/add", {
+            "organizationId": "org", "documents": [
+                {"documentId": "pub"}, {"documentId": "priv"},
+                {"documentId": "res", "accessType": "restricted"}]})
+        # The spec's Document allows only public/restricted in documents/add.
+        self.client.api("/v2/organizations/documents/access/update", {
+            "organizationId": "org", "documentIds": ["priv"], "accessType": "organizationPrivate"})
+        self.assertEqual(len(self.client.state()["org"]["documents"]), 4)
+
+    def add(self, user_id, resources):
+        return self.client.api("/v2/auth/permissions/add", {
+            "user": {"userId": user_id}, "permissions": {"resources": resources}})
+
+    def remove(self, user_id, resources):
+        return self.client.api("/v2/auth/permissions/remove", {
+            "userId": user_id, "permissions": {"resources": resources}})
+
+    def get(self, user_ids, **data):
+        return self.client.api("/v2/auth/permissions/get",
+                               dict(organizationId="org", userIds=user_ids, **data))
+
+    def test_add_get_remove(self):
+        answer = self.add("u", [{"type": "organization", "id": "org", "accessRole": "viewer"},
+                                {"type": "folder", "id": "f", "organizationId": "org",
+                                 "expiresAt": 4102444800},
+                                {"type": "document", "id": "res", "organizationId": "org"}])
+        self.assertEqual(answer, (200, {"result": {"status": "success",
+                                                   "message": "Permissions added successfully."}}))
+        self.assertEqual(self.client.control("GET", "state")[1]["permissions"], {"u": [
+            {"type": "document", "id": "res", "organizationId": "org", "accessRole": "editor"},
+            {"type": "folder", "id": "f", "organizationId": "org", "accessRole": "editor",
+             "expiresAt": 4102444800},
+            {"type": "organization", "id": "org", "organizationId": "org",
+             "accessRole": "viewer"}]})
+        status, answer = self.get(["u"], folderIds=["f1"], documentIds=["res", "in-f1", "pub"])
+        self.assertEqual((status, answer), (200, {"result": {
+            "status": "success", "message": "User permissions retrieved successfully.",
+            "data": {"u": {
+                "folders": {"f1": {"accessRole": "editor", "accessType": "restricted",
+                                   "expiresAt": 4102444800}},
+                "documents": {
+                    "res": {"accessRole": "editor", "accessType": "restricted"},
+                    "in-f1": {"accessRole": "editor", "accessType": "restricted",
+                              "expiresAt": 4102444800},
+                    "pub": {"accessRole": "viewer", "accessType": "public"}},
+                "organization": {"org": {"accessRole": "viewer"}}}}}}))
+        self.assertEqual(self.remove("u", [{"type": "folder", "id": "f"},
+                                           {"type": "document", "id": "res",
+                                            "organizationId": "org"},
+                                           {"type": "document", "id": "never",
+                                            "organizationId": "org"}]),
+                         (200, {"result": {"status": "success",
+                                           "message": "Permissions removed successfully."}}))
+        documents = self.get(["u"], documentIds=["res", "priv"])[1]["result"]["data"]["u"]
+        self.assertEqual(documents["documents"], {
+            "res": {"error": "User does not have access to document",
+                    "errorCode": "permission_denied", "accessType": "restricted"},
+            "priv": {"accessRole": "viewer", "accessType": "organizationPrivate"}})
+        self.remove("u", [{"type": "organization", "id": "org"}])
+        self.assertNotIn("permissions", self.client.control("GET", "state")[1])
+
+    def test_synced_users_and_denials(self):
+        self.add_users("org", [user("member", accessRole="viewer")])
+        self.add_users("org", [user("doc-user")], documentId="res")
+        self.add_users("org", [user("folder-user")], folderId="f")
+        self.add("expired", [{"type": "organization", "id": "org", "expiresAt": 1000}])
+        status, answer = self.get(["member", "doc-user", "folder-user", "stranger", "expired"],
+                                  folderIds=["f"], documentIds=["pub", "priv", "res", "in-f1"])
+        self.assertEqual(status, 200)
+        data = answer["result"]["data"]
+        denied = lambda kind, access: {"error": "User does not have access to " + kind,
+                                       "errorCode": "permission_denied", "accessType": access}
+        no_org = {"org": {"error": "User does not have access to organization",
+                          "errorCode": "permission_denied"}}
+        self.assertEqual(data["member"], {
+            "folders": {"f": denied("folder", "restricted")},
+            "documents": {"pub": {"accessRole": "viewer", "accessType": "public"},
+                          "priv": {"accessRole": "viewer", "accessType": "organizationPrivate"},
+                          "res": denied("document", "restricted"),
+                          "in-f1": denied("document", "restricted")},
+            "organization": {"org": {"accessRole": "viewer"}}})
+        self.assertEqual(data["doc-user"]["documents"]["res"],
+                         {"accessRole": "editor", "accessType": "restricted"})
+        self.assertEqual(data["doc-user"]["organization"], no_org)
+        self.assertEqual(data["folder-user"]["folders"]["f"],
+                         {"accessRole": "editor", "accessType": "restricted"})
+        self.assertEqual(data["folder-user"]["documents"]["in-f1"],
+                         {"accessRole": "editor", "accessType": "restricted"})
+        for user_id in ("stranger", "expired"):
+            self.assertEqual(data[user_id], {
+                "folders": {"f": denied("folder", "restricted")},
+                "documents": {"pub": {"accessRole": "editor", "accessType": "public"},
+                              "priv": denied("document", "organizationPrivate"),
+                              "res": denied("document", "restricted"),
+                              "in-f1": denied("document", "restricted")},
+                "organization": no_org})
+        # Without folderIds/documentIds only the organization is reported.
+        self.assertEqual(self.get(["member"])[1]["result"]["data"],
+                         {"member": {"organization": {"org": {"accessRole": "viewer"}}}})
+
+    def test_missing_resource_is_not_found(self):
+        self.add("u", [{"type": "organization", "id": "org"}])
+        status, answer = self.get(["u"], folderIds=["ghost-f"], documentIds=["pub", "ghost"])
+        self.assertEqual((status, answer), (404, {"error": {
+            "message": "Folder or document does not exist", "status": "NOT_FOUND",
+            "details": {"u": {
+                "folders": {"ghost-f": {"error": "Folder does not exist",
+                                        "errorCode": "does_not_exist"}},
+                "documents": {"pub": {"accessRole": "editor", "accessType": "public"},
+                              "ghost": {"error": "Document does not exist",
+                                        "errorCode": "does_not_exist"}},
+                "organization": {"org": {"accessRole": "editor"}}}}}}))
+
+    def test_validation_and_versions(self):
+        self.assert_invalid(self.add("u", [{"type": "document", "id": "d"}]),
+                            contains="$.data.permissions.resources[0]: 'organizationId'")
+        self.assert_invalid(self.add("u", [{"type": "folder", "id": "f", "accessRole": "owner"}]),
+                            contains="$.data.permissions.resources[0]")
+        self.assert_invalid(self.client.api("/v2/auth/permissions/add", {
+            "userId": "u", "permissions": {"resources": []}}), contains="'user' is a required")
+        self.assert_invalid(self.remove("u", [{"type": "document", "id": "d"}]),
+                            contains="'organizationId' is a required property")
+        self.assertEqual(self.remove("u", [{"type": "folder", "id": "f"}])[0], 200)
+        self.assert_invalid(self.get([]), contains="$.data.userIds")
+        self.assert_invalid(self.client.api("/v2/auth/permissions/get", {"userIds": ["u"]}),
+                            contains="'organizationId' is a required property")
+        for action in ("add", "get", "remove"):
+            self.assertEqual(self.client.api("/v1/auth/permissions/" + action, {})[0], 404)
+        self.assertNotIn("permissions", self.client.control("GET", "state")[1])
+
+
+class GdprTest(StandInTestCase):
+
+    def setUp(self):
+        super().setUp()
+        for org in ("o1", "o2"):
+            self.add_users(org, [user("u"), user("other")])
+            self.add_group(org, "g", "G")
+            self.client.api("/v2/organizations/usergroups/users/add", {
+                "organizationId": org, "organizationUserGroupId": "g", "userIds": ["u"]})
+        self.add_users("o1", [user("u", accessRole="viewer")], documentId="d")
+        self.add_users("o1", [user("u")], folderId="f")
+        self.client.api("/v2/auth/permissions/add", {"user": {"userId": "u"}, "permissions": {
+            "resources": [{"type": "organization", "id": "o1"},
+                          {"type": "document", "id": "d", "organizationId": "o1"},
+                          {"type": "organization", "id": "o2"}]}})
+
+    def data(self, version="v2", org="o1", user_id="u", **extra):
+        return self.client.api("/%s/users/data/get" % version,
+                               dict(organizationId=org, userId=user_id, **extra))
+
+    STORED = dict(user("u"), initial="N", accessRole="editor")
+
+    def test_get_user_data(self):
+        status, answer = self.data()
+        self.assertEqual((status, answer), (200, {"result": {
+            "status": "success", "message": "Data fetched successfully.",
+            "data": {
+                "comments": [], "reactions": [], "recordings": [], "notifications": [],
+                "users": [
+                    {"organizationId": "o1", "user": self.STORED},
+                    {"organizationId": "o1", "folderId": "f", "user": self.STORED},
+                    {"organizationId": "o1", "documentId": "d",
+                     "user": dict(self.STORED, accessRole="viewer")}],
+                "organizationUserGroups": [{"organizationId": "o1", "groupId": "g",
+                                            "groupName": "G"}],
+                "permissions": [
+                    {"type": "document", "id": "d", "organizationId": "o1",
+                     "accessRole": "editor"},
+                    {"type": "organization", "id": "o1", "organizationId": "o1",
+                     "accessRole": "editor"}]},
+            "nextPageToken": None}}))
+        self.assertEqual(self.data("v1"), (status, answer))
+        self.assertEqual(self.data(user_id="nobody")[1]["result"]["data"], {
+            feature: [] for feature in ("comments", "reactions", "recordings", "notifications",
+                                        "users", "organizationUserGroups", "permissions")})
+
+    def test_pagination(self):
+        self.client.config(max_page_size=1)
+        pages, token = [], None
+        for _ in range(5):
+            extra = {"pageToken": token} if token else {}
+            result = self.data(**extra)[1]["result"]
+            pages.append((len(result["data"]["users"]), len(result["data"]["permissions"]),
+                          len(result["data"]["organizationUserGroups"])))
+            token = result["nextPageToken"]
+            if token is None:
+                break
+            self.assertIsInstance(token, str)
+        self.assertEqual(pages, [(1, 1, 1), (1, 1, 0), (1, 0, 0)])
+        for version in ("v1", "v2"):
+            self.assertEqual(self.data(version, pageToken="bogus"), (400, {"error": {
+                "message": "Invalid pageToken.", "status": "INVALID_ARGUMENT", "code": 500}}))
+        self.assertEqual(self.data(pageToken="")[1]["result"]["data"]["users"][0]["user"],
+                         self.STORED)
+
+    def test_get_validation_has_code_500(self):
+        status, answer = self.client.api("/v2/users/data/get", {"organizationId": "o1"})
+        self.assertEqual(status, 400)
+        self.assertEqual(answer["error"]["code"], 500)
+        self.assertIn("'userId' is a required property", answer["error"]["message"])
+        # Auth errors keep the common shape.
+        self.assertEqual(self.client.api("/v2/users/data/get", {}, headers={})[1],
+                         {"error": {"message": "API key not found in headers.",
+                                    "status": "INVALID_ARGUMENT"}})
+
+    def test_delete_user_data_everywhere(self):
+        status, answer = self.client.api("/v2/users/data/delete",
+                                         {"userIds": ["u", "ghost"], "organizationIds": ["o1"]})
+        self.assertEqual(status, 202)
+        job_id = answer["data"]["jobId"]
+        self.assertRegex(job_id, r"^[0-9A-Za-z]{20}$")
+        # 2 organizations + document + folder users, 2 group memberships, 3 permissions.
+        self.assertEqual(answer, {"status": "success",
+                                  "message": "Data deletion process has been initiated.",
+                                  "data": {"jobId": job_id, "tasksCount": 9},
+                                  "statusCode": 202})
+        state = self.client.state()
+        for org in ("o1", "o2"):
+            self.assertEqual(list(state[org]["users"]), ["other"])
+            self.assertEqual(state[org]["groups"]["g"]["members"], [])
+        self.assertEqual(state["o1"]["documents"]["d"]["users"], {})
+        self.assertEqual(state["o1"]["folders"]["f"]["users"], {})
+        snapshot = self.client.control("GET", "state")[1]
+        self.assertNotIn("permissions", snapshot)
+        self.assertEqual(snapshot["deletionJobs"][job_id]["userIds"], ["u", "ghost"])
+        status, answer = self.client.api("/v1/users/data/delete/status", {"jobId": job_id})
+        self.assertEqual(status, 200)
+        self.assertEqual(answer["result"]["message"], "Data fetched successfully.")
+        completed = answer["result"]["data"]
+        self.assertEqual((completed["isDeleteCompleted"], completed["tasksLeft"]), (True, 0))
+        self.assertGreater(completed["lastTaskCompletedTime"], 1.6e12)
+        self.assertEqual(self.data(org="o2")[1]["result"]["data"]["users"], [])
+        # The same sequence after a reset gives the same job id.
+        second = self.client.api("/v2/users/data/delete", {"userIds": ["other"]})[1]
+        self.assertNotEqual(second["data"]["jobId"], job_id)
+        self.client.control("POST", "reset")
+        self.assertEqual(self.client.api("/v1/users/data/delete",
+                                         {"userIds": ["u", "ghost"]})[1]["data"],
+                         {"jobId": job_id, "tasksCount": 0})
+
+    def test_delete_validation_and_unknown_job(self):
+        self.assert_invalid(self.client.api("/v2/users/data/delete", {"userIds": []}),
+                            contains="$.data.userIds")
+        self.assert_invalid(self.client.api("/v2/users/data/delete", {"organizationIds": ["o1"]}),
+                            contains="'userIds' is a required property")
+        self.assertEqual(self.client.api("/v2/users/data/delete/status", {"jobId": "nope"}),
+                         (404, {"error": {"message": "Job not found.", "status": "NOT_FOUND",
+                                          "code": 500}}))
+        status, answer = self.client.api("/v2/users/data/delete/status", {})
+        self.assertEqual((status, answer["error"]["code"]), (400, 500))
+        self.assertIn("u", self.client.state()["o1"]["users"])
 
 
 class LifecycleTest(unittest.TestCase):

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Velt stand-in server: a local, stateful imitation of the Velt REST API for tests and the demo.
 
-It serves the organization, document, user and user-group endpoints under /v1/ and /v2/,
-checks the two auth headers, validates request bodies against Velt's published OpenAPI spec,
-keeps its state in memory, and offers a control API under /_standin/ (reset, fault injection,
-settings, request log, state) that needs no auth.  See README.md next to this file for the
-behaviour it promises and the assumptions it makes where the Velt docs are silent.
+It serves the organization, folder, document, user, user-group, access-control (auth) and GDPR
+endpoints under /v1/ and /v2/ (where Velt has them), checks the two auth headers, validates
+request bodies against Velt's published OpenAPI spec, keeps its state in memory, and offers a
+control API under /_standin/ (reset, fault injection, settings, request log, state) that needs no
+auth.  See README.md next to this file for the behaviour it promises and the assumptions it
+makes where the Velt docs are silent.
 
 Runs on Debian's /usr/bin/python3 with the standard library, python3-yaml and python3-jsonschema.
 """
@@ -45,6 +46,9 @@ DEFAULT_PAGE_SIZE = 1000        # REFERENCE 4.5: pageSize default on the v2 get 
 MAX_FILTER_IDS = 30             # REFERENCE 4.6: ids per filter array on get endpoints
 ACCESS_TYPES = ("public", "organizationPrivate", "restricted")   # REFERENCE 3.1
 DEFAULT_ACCESS_TYPE = "public"
+DEFAULT_ACCESS_ROLE = "editor"  # REFERENCE 3.1, 3.8
+ROOT_FOLDER = "root"            # parentFolderId of a top-level folder (REFERENCE 2.6, 3.4)
+GDPR_PAGE_SIZE = 100            # REFERENCE 2.44: up to 100 items per feature and page
 
 # Canonical gRPC status -> HTTP status (REFERENCE 4.3, the Firebase callable-function mapping).
 GRPC_TO_HTTP = {
@@ -78,21 +82,36 @@ class ApiError(Exception):
     """A Velt failure envelope; http_status defaults to the gRPC mapping.
 
     details (optional) becomes error.details: the per-item breakdown of a v2 documents call.
+    body (optional) replaces the whole envelope, for the few documented odd shapes (Delete
+    Folder's {"error":{"code":"not-found","message":...}}).
     """
 
-    def __init__(self, grpc_status, message, http_status=None, headers=(), details=None):
+    def __init__(self, grpc_status, message, http_status=None, headers=(), details=None,
+                 body=None):
         super().__init__(message)
         self.grpc_status = grpc_status
         self.message = message
         self.http_status = http_status or GRPC_TO_HTTP.get(grpc_status, 500)
         self.headers = tuple(headers)
         self.details = details
+        self.body = body
 
     def envelope(self):
+        if self.body is not None:
+            return copy.deepcopy(self.body)
         error = {"message": self.message, "status": self.grpc_status}
         if self.details is not None:
             error["details"] = self.details
         return {"error": error}
+
+
+# A handler returns NO_DATA as its data when the documented success has no "data" key at all
+# (Move Documents, Add/Remove Permissions).
+NO_DATA = object()
+
+# A handler returns RawAnswer(status, payload) when the documented success is not the usual
+# {"result": ...} envelope (GDPR Delete All User Data: unwrapped, HTTP 202).
+RawAnswer = namedtuple("RawAnswer", "status payload")
 
 
 def invalid(message):
@@ -101,6 +120,10 @@ def invalid(message):
 
 def compact_json(value, sort_keys=False):
     return json.dumps(value, separators=(",", ":"), sort_keys=sort_keys, ensure_ascii=False)
+
+
+def now_ms():
+    return int(time.time() * 1000)
 
 
 def opaque_id(*parts):
@@ -131,7 +154,12 @@ class VeltState:
                                                   "metadata": {field: value},
                                                   "accessType": str, "disabled": bool,
                                                   "folderId": str|None}},
-                            "folders": {folderId: {"users": {...}}},
+                            "folders": {folderId: {"users": {...},
+                                                   "metadata": {field: value},
+                                                   "parentFolderId": "root"|folderId,
+                                                   "accessType": str,
+                                                   "inheritAccessFromParent": bool,
+                                                   "createdAt": ms, "lastUpdated": ms}},
                             "groups": {groupId: {"groupName": str|None, "members": set}},
                             "metadata": {field: value},   # organizations/add|update fields
                             "disabled": bool}}
@@ -139,6 +167,13 @@ class VeltState:
     disabled (kept in "disabled"); organizations created implicitly (users/add, ...) have {}.
     A document's metadata is what documents/add|update sent minus documentId, accessType and
     disabled (kept beside it); documents created implicitly (users/add) have {}.
+    A folder's metadata is what folders/add|update sent minus folderId, parentFolderId and
+    accessType (folderName stays in it); folders created implicitly (users/add, documents/add)
+    have {} and sit at the top level.
+
+    permissions: {userId: {(type, organizationId, id): grant}}  (auth/permissions/add|remove)
+    deletion_jobs: {jobId: {...}}                                (users/data/delete)
+    tokens_issued, jobs_started: counters behind the fake tokens and job ids.
     """
 
     # The keys /_standin/state shows under "organizations" (the original shape, kept as is);
@@ -147,6 +182,10 @@ class VeltState:
 
     def __init__(self):
         self.organizations = {}
+        self.permissions = {}
+        self.deletion_jobs = {}
+        self.tokens_issued = 0
+        self.jobs_started = 0
 
     @staticmethod
     def new_organization():
@@ -154,9 +193,12 @@ class VeltState:
                 "metadata": {}, "disabled": False}
 
     @staticmethod
-    def new_container():
-        # A folder; only its users are modelled so far.
-        return {"users": {}}
+    def new_folder(parent_id=ROOT_FOLDER):
+        """A folder; created implicitly (users/add, documents/add) it sits at the top level."""
+        now = now_ms()
+        return {"users": {}, "metadata": {}, "parentFolderId": parent_id,
+                "accessType": DEFAULT_ACCESS_TYPE, "inheritAccessFromParent": False,
+                "createdAt": now, "lastUpdated": now}
 
     @staticmethod
     def new_document(folder_id=None):
@@ -170,12 +212,35 @@ class VeltState:
         return org
 
     def snapshot(self):
-        organizations, details = {}, {}
+        organizations, details, folder_details = {}, {}, {}
         for org_id, org in self.organizations.items():
-            organizations[org_id] = jsonable({key: org[key] for key in self.CONTENT_KEYS})
+            content = {key: org[key] for key in self.CONTENT_KEYS}
+            # A folder keeps its original shape here ({"users": ...}); the rest of it is
+            # shown under "folderDetails".
+            content["folders"] = {folder_id: {"users": folder["users"]}
+                                  for folder_id, folder in org["folders"].items()}
+            organizations[org_id] = jsonable(content)
             details[org_id] = {"metadata": jsonable(org["metadata"]),
                                "disabled": org["disabled"]}
-        return {"organizations": organizations, "organizationDetails": details}
+            if org["folders"]:
+                folder_details[org_id] = {
+                    folder_id: jsonable({key: value for key, value in folder.items()
+                                         if key != "users"})
+                    for folder_id, folder in org["folders"].items()}
+        snapshot = {"organizations": organizations, "organizationDetails": details}
+        # Keys added with the folders, auth and GDPR endpoints appear only when not empty, so a
+        # fresh state still reads {"organizations":{},"organizationDetails":{}}.
+        if folder_details:
+            snapshot["folderDetails"] = folder_details
+        permissions = {user_id: [copy.deepcopy(grants[key]) for key in sorted(grants)]
+                       for user_id, grants in sorted(self.permissions.items()) if grants}
+        if permissions:
+            snapshot["permissions"] = permissions
+        if self.deletion_jobs:
+            snapshot["deletionJobs"] = copy.deepcopy(self.deletion_jobs)
+        if self.tokens_issued:
+            snapshot["tokensIssued"] = self.tokens_issued
+        return snapshot
 
 
 UserScope = namedtuple("UserScope", "key users")
@@ -207,7 +272,7 @@ def user_scope(state, data, create):
         if not create:
             return UserScope(key, None)
         children[child_id] = (state.new_document() if kind == "documents"
-                              else state.new_container())
+                              else state.new_folder())
     return UserScope(key, children[child_id]["users"])
 
 
@@ -533,7 +598,7 @@ def add_documents(state, data):
     org = state.organization(org_id, create=True)
     folder_id = data.get("folderId")
     if folder_id is not None and folder_id not in org["folders"]:
-        org["folders"][folder_id] = state.new_container()
+        org["folders"][folder_id] = state.new_folder()
     results = {}
     for document in data["documents"]:
         doc_id = document["documentId"]
@@ -655,6 +720,582 @@ def get_documents(state, data, request):
     return "Document(s) retrieved successfully.", records, extra
 
 
+def move_documents(state, data):
+    # REFERENCE 2.15: at most 30 documentIds, a target folderId, a success without "data".
+    # Unknown documents and folders are not documented: all or nothing (ASSUMPTION A27).
+    filter_ids(data, "documentIds")  # the 30-id check, with Velt's wording
+    org = state.organization(data["organizationId"])
+    documents = org["documents"] if org is not None else {}
+    requested = list(dict.fromkeys(data["documentIds"]))
+    missing = [doc_id for doc_id in requested if doc_id not in documents]
+    if missing:
+        raise ApiError("NOT_FOUND", "Error moving document(s).",
+                       details=[document_missing(doc_id) for doc_id in missing])
+    target = data["folderId"]
+    if target != ROOT_FOLDER and target not in org["folders"]:
+        raise ApiError("NOT_FOUND", FOLDER_MISSING)
+    for doc_id in requested:
+        documents[doc_id]["folderId"] = None if target == ROOT_FOLDER else target
+    return "Documents moved successfully.", NO_DATA
+
+
+# ---- folders ---------------------------------------------------------------------------------
+
+FOLDER_MISSING = "Folder not found."   # the wording of Delete Folder (REFERENCE 2.9)
+PARENT_MISSING = "Parent folder not found."
+FOLDER_CYCLE = "A folder cannot be moved into itself or one of its subfolders."
+ROOT_RESERVED = '"root" cannot be used as a folderId.'
+FOLDER_STRUCTURE_KEYS = ("folderId", "parentFolderId", "accessType")
+
+
+def folder_missing(folder_id):
+    return {"success": False, "id": folder_id, "message": FOLDER_MISSING, "code": "not-found"}
+
+
+def folder_descendants(folders, folder_id):
+    """The ids of every folder below folder_id (not folder_id itself)."""
+    children = {}
+    for child_id, folder in folders.items():
+        children.setdefault(folder["parentFolderId"], []).append(child_id)
+    found, pending = set(), [folder_id]
+    while pending:
+        for child_id in children.get(pending.pop(), ()):
+            if child_id not in found and child_id != folder_id:
+                found.add(child_id)
+                pending.append(child_id)
+    return found
+
+
+def folder_ancestors(folders, folder_id):
+    """["root", ..., parent]: the documented `ancestors` of a folder (REFERENCE 2.7)."""
+    chain, seen = [], {folder_id}
+    parent = folders[folder_id]["parentFolderId"]
+    while parent != ROOT_FOLDER and parent in folders and parent not in seen:
+        chain.append(parent)
+        seen.add(parent)
+        parent = folders[parent]["parentFolderId"]
+    return [ROOT_FOLDER] + chain[::-1]
+
+
+def folder_access_type(folders, folder_id):
+    """The access type in force: a folder that inherits takes its parent's (ASSUMPTION A25)."""
+    folder, seen = folders[folder_id], {folder_id}
+    while (folder["inheritAccessFromParent"] and folder["parentFolderId"] in folders
+           and folder["parentFolderId"] not in seen):
+        seen.add(folder["parentFolderId"])
+        folder = folders[folder["parentFolderId"]]
+    return folder["accessType"]
+
+
+def check_folder_parent(folders, folder_id, parent_id):
+    """None when folder_id may sit under parent_id, else the failed item."""
+    if parent_id == ROOT_FOLDER:
+        return None
+    if parent_id not in folders:
+        return {"success": False, "id": folder_id, "message": PARENT_MISSING,
+                "code": "not-found"}
+    if folder_id in folders and (parent_id == folder_id
+                                 or parent_id in folder_descendants(folders, folder_id)):
+        return {"success": False, "id": folder_id, "message": FOLDER_CYCLE}
+    return None
+
+
+def folder_fields(folder):
+    """(metadata, accessType or None) of a folders/add|update object."""
+    metadata = copy.deepcopy(folder)
+    for key in ("folderId", "parentFolderId"):
+        metadata.pop(key, None)
+    return metadata, metadata.pop("accessType", None)
+
+
+def add_folders(state, data):
+    # REFERENCE 2.6.  The organization is created whatever createOrganization says (as A4).
+    # Upsert (ASSUMPTION A24): an existing folder (also one created implicitly) gets its
+    # metadata and parent replaced; its users, documents and subfolders stay; its access
+    # setting stays unless accessType is sent.  Folders are added in request order, so a
+    # parent may come earlier in the same request.
+    org = state.organization(data["organizationId"], create=True)
+    folders = org["folders"]
+    results = {}
+    for folder in data["folders"]:
+        folder_id = folder["folderId"]
+        if folder_id in results:
+            continue  # a repeated id keeps its first answer (as A17)
+        if folder_id == ROOT_FOLDER:
+            results[folder_id] = {"success": False, "id": folder_id, "message": ROOT_RESERVED}
+            continue
+        parent_id = folder.get("parentFolderId", ROOT_FOLDER)
+        failure = check_folder_parent(folders, folder_id, parent_id)
+        if failure is not None:
+            results[folder_id] = failure
+            continue
+        metadata, access_type = folder_fields(folder)
+        record = folders.get(folder_id)
+        if record is None:
+            record = folders[folder_id] = state.new_folder(parent_id)
+            # A new subfolder without an accessType inherits its parent's (ASSUMPTION A25).
+            record["inheritAccessFromParent"] = (parent_id != ROOT_FOLDER
+                                                 and access_type is None)
+        record["metadata"] = metadata
+        record["parentFolderId"] = parent_id
+        if access_type is not None:
+            record["accessType"] = access_type
+            record["inheritAccessFromParent"] = False
+        record["lastUpdated"] = now_ms()
+        results[folder_id] = {"success": True, "id": folder_id, "message": "Folder added."}
+    return "Folder created successfully.", results
+
+
+def update_folders(state, data):
+    # REFERENCE 2.8: rename / metadata (merged, as A20) or move (parentFolderId).  Unknown
+    # folders are reported inline and not created (ASSUMPTION A24).
+    org = state.organization(data["organizationId"])
+    folders = org["folders"] if org is not None else {}
+    results = {}
+    for folder in data["folders"]:
+        folder_id = folder["folderId"]
+        if folder_id in results:
+            continue
+        record = folders.get(folder_id)
+        if record is None:
+            results[folder_id] = folder_missing(folder_id)
+            continue
+        if "parentFolderId" in folder:
+            failure = check_folder_parent(folders, folder_id, folder["parentFolderId"])
+            if failure is not None:
+                results[folder_id] = failure
+                continue
+            record["parentFolderId"] = folder["parentFolderId"]
+        metadata, access_type = folder_fields(folder)
+        record["metadata"].update(metadata)
+        if access_type is not None:
+            record["accessType"] = access_type
+            record["inheritAccessFromParent"] = False
+        record["lastUpdated"] = now_ms()
+        results[folder_id] = {"success": True, "id": folder_id, "message": "Folder Updated."}
+    return "Folder Updated successfully.", results
+
+
+def delete_folder(state, data):
+    # REFERENCE 2.9 (v2 only): one folder with its subfolders, their documents (with their
+    # users) and their folder users.  Velt "initiates" the deletion; the stand-in deletes at
+    # once.  The documented failure has its own shape: {"error":{"code","message"}}.
+    org = state.organization(data["organizationId"])
+    folder_id = data["folderId"]
+    if org is None or folder_id not in org["folders"]:
+        raise ApiError("NOT_FOUND", FOLDER_MISSING,
+                       body={"error": {"code": "not-found", "message": FOLDER_MISSING}})
+    doomed = folder_descendants(org["folders"], folder_id) | {folder_id}
+    for doomed_id in doomed:
+        del org["folders"][doomed_id]
+    for doc_id in [doc_id for doc_id, doc in org["documents"].items()
+                   if doc["folderId"] in doomed]:
+        del org["documents"][doc_id]
+    return "Folder deletion initiated successfully.", None
+
+
+def update_folders_access(state, data):
+    # REFERENCE 2.10.  accessType is marked required (with a default), but the inherit example
+    # omits it: exactly one of accessType / inheritFromParent: true (ASSUMPTION A26).
+    inherit = data.get("inheritFromParent") is True
+    access_type = data.get("accessType")
+    if inherit and access_type is not None:
+        raise invalid("Provide either accessType or inheritFromParent: true, not both.")
+    if not inherit and access_type is None:
+        raise invalid("Provide accessType or inheritFromParent: true.")
+    org = state.organization(data["organizationId"])
+    folders = org["folders"] if org is not None else {}
+    results = {}
+    for folder_id in data["folderIds"]:
+        if folder_id in results:
+            continue
+        record = folders.get(folder_id)
+        if record is None:
+            results[folder_id] = folder_missing(folder_id)
+            continue
+        if inherit:
+            record["inheritAccessFromParent"] = True
+            results[folder_id] = {"success": True, "accessType": None, "inheritFromParent": True,
+                                  "message": "Folder access type updated."}
+        else:
+            record["accessType"] = access_type
+            record["inheritAccessFromParent"] = False
+            results[folder_id] = {"success": True, "accessType": access_type,
+                                  "message": "Folder access type updated."}
+        record["lastUpdated"] = now_ms()
+    if inherit:
+        return "Folder access type updated.", results
+    return "Updated access for folders successfully.", results
+
+
+def folder_record(org_id, folders, folder_id, request, depth=0):
+    """A folder as folders/get returns it (REFERENCE 2.7); v1 records are leaner.
+
+    depth > 0 adds subFolders (sorted by folderId) down that many levels.
+    """
+    folder = folders[folder_id]
+    metadata = folder["metadata"]
+    record = {"folderId": folder_id}
+    if "folderName" in metadata:
+        record["folderName"] = copy.deepcopy(metadata["folderName"])
+    record["organizationId"] = org_id
+    record["parentFolderId"] = folder["parentFolderId"]
+    if request.version == "v2":
+        record["apiKey"] = request.api_key
+    record["createdAt"] = folder["createdAt"]
+    record["lastUpdated"] = folder["lastUpdated"]
+    if request.version == "v2":
+        record["ancestors"] = folder_ancestors(folders, folder_id)
+        record["accessType"] = folder_access_type(folders, folder_id)
+        record["inheritAccessFromParent"] = folder["inheritAccessFromParent"]
+    for key, value in metadata.items():
+        if key not in record:
+            record[key] = copy.deepcopy(value)
+    if depth > 0:
+        record["subFolders"] = [
+            folder_record(org_id, folders, child_id, request, depth - 1)
+            for child_id in sorted(child_id for child_id, child in folders.items()
+                                   if child["parentFolderId"] == folder_id)]
+    return record
+
+
+def get_folders(state, data, request):
+    # REFERENCE 2.7: no pagination; all folders (a flat list, nested ones included, sorted by
+    # folderId), or one folder with its subFolders (maxDepth levels, v2; default 1).
+    org_id = data["organizationId"]
+    org = state.organization(org_id)
+    folders = org["folders"] if org is not None else {}
+    folder_id = data.get("folderId")
+    if folder_id is None:
+        return ("Folders retrieved successfully.",
+                [folder_record(org_id, folders, key, request) for key in sorted(folders)])
+    if request.version == "v1":
+        message, depth = "Folders retrieved successfully.", 1
+    else:
+        message, depth = "Folder(s) retrieved successfully.", data.get("maxDepth", 1)
+    if folder_id not in folders:
+        return message, []  # unknown folder or organization: nothing (ASSUMPTION A24)
+    return message, [folder_record(org_id, folders, folder_id, request, depth)]
+
+
+# ---- access control (auth) ------------------------------------------------------------------
+
+TOKEN_ISSUER = "velt-standin"
+TOKEN_HEADER = '{"alg":"HS256","typ":"JWT"}'   # the header of the docs' sample token
+
+
+def base64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def issue_token(state, claims):
+    """A deterministic JWT-looking string: header.claims.signature, base64url without padding.
+
+    The claims are what the request said plus a counter "n" (1, 2, ... since reset), so two
+    calls never return the same token and a reset replays the same sequence.  It is not signed
+    with any secret and carries no expiry (ASSUMPTION A28).
+    """
+    state.tokens_issued += 1
+    claims = dict(claims, iss=TOKEN_ISSUER, n=state.tokens_issued)
+    signing_input = (base64url(TOKEN_HEADER.encode("utf-8")) + "."
+                     + base64url(compact_json(claims, sort_keys=True).encode("utf-8")))
+    signature = hashlib.sha256((TOKEN_ISSUER + "." + signing_input).encode("utf-8")).digest()
+    return signing_input + "." + base64url(signature)
+
+
+def get_token_v1(state, data):
+    # REFERENCE 2.47 (v1 only): credentials in the body, checked before this handler runs.
+    claims = {"userId": data["userId"]}
+    if "userProperties" in data:
+        claims["userProperties"] = copy.deepcopy(data["userProperties"])
+    return "Token generated successfully.", {"token": issue_token(state, claims)}
+
+
+def generate_token(state, data):
+    # REFERENCE 2.48 (v2 only).  The token carries the permissions; they are not stored
+    # (no one signs in with it here; ASSUMPTION A28).
+    if "organizationId" in data["userProperties"]:
+        raise invalid('userProperties.organizationId is not supported; grant organizations with '
+                      'a permissions.resources entry of type "organization".')
+    claims = {"userId": data["userId"],
+              "userProperties": copy.deepcopy(data["userProperties"]),
+              "permissions": copy.deepcopy(data["permissions"])}
+    return "Token generated successfully.", {"token": issue_token(state, claims)}
+
+
+def resource_key(resource):
+    """(type, organizationId, id) of a permission resource; an organization is its own org."""
+    kind = resource["type"]
+    org_id = resource["id"] if kind == "organization" else resource.get("organizationId")
+    return kind, org_id, resource["id"]
+
+
+def add_permissions(state, data):
+    # REFERENCE 2.49: grants for one user; a grant on the same resource replaces the earlier
+    # one.  The resources need not exist (ASSUMPTION A29).
+    grants = state.permissions.setdefault(data["user"]["userId"], {})
+    for resource in data["permissions"]["resources"]:
+        kind, org_id, resource_id = key = resource_key(resource)
+        grant = {"type": kind, "id": resource_id, "organizationId": org_id,
+                 "accessRole": resource.get("accessRole", DEFAULT_ACCESS_ROLE)}
+        if "expiresAt" in resource:
+            grant["expiresAt"] = resource["expiresAt"]
+        grants[key] = grant
+    if not grants:
+        del state.permissions[data["user"]["userId"]]
+    return "Permissions added successfully.", NO_DATA
+
+
+def remove_permissions(state, data):
+    # REFERENCE 2.51: the user is a top-level userId.  Removing what was never granted is no
+    # error.  A folder without organizationId (optional there) removes that folder id's grants
+    # in every organization (ASSUMPTION A29).
+    user_id = data["userId"]
+    grants = state.permissions.get(user_id, {})
+    for resource in data["permissions"]["resources"]:
+        if resource["type"] == "folder" and "organizationId" not in resource:
+            for key in [key for key in grants if key[0] == "folder" and key[2] == resource["id"]]:
+                del grants[key]
+        else:
+            grants.pop(resource_key(resource), None)
+    if user_id in state.permissions and not grants:
+        del state.permissions[user_id]
+    return "Permissions removed successfully.", NO_DATA
+
+
+def active_grant(state, user_id, kind, org_id, resource_id):
+    grant = state.permissions.get(user_id, {}).get((kind, org_id, resource_id))
+    if grant is None or ("expiresAt" in grant and grant["expiresAt"] <= time.time()):
+        return None
+    return grant
+
+
+def granted(role, grant=None, **extra):
+    """A permission entry of Get Permissions: accessRole (+ expiresAt of a temporary grant)."""
+    entry = {"accessRole": role}
+    entry.update(extra)
+    if grant is not None and "expiresAt" in grant:
+        entry["expiresAt"] = grant["expiresAt"]
+    return entry
+
+
+def organization_access(state, user_id, org_id, org):
+    """(role, grant) of a user in an organization, or None: a grant, else organization user."""
+    grant = active_grant(state, user_id, "organization", org_id, org_id)
+    if grant is not None:
+        return grant["accessRole"], grant
+    if org is not None and user_id in org["users"]:
+        return org["users"][user_id].get("accessRole", DEFAULT_ACCESS_ROLE), None
+    return None
+
+
+def folder_chain_access(state, user_id, org_id, folders, folder_id):
+    """(role, grant) from a grant or a folder user on folder_id or the nearest ancestor."""
+    seen = set()
+    while folder_id in folders and folder_id not in seen:
+        seen.add(folder_id)
+        grant = active_grant(state, user_id, "folder", org_id, folder_id)
+        if grant is not None:
+            return grant["accessRole"], grant
+        member = folders[folder_id]["users"].get(user_id)
+        if member is not None:
+            return member.get("accessRole", DEFAULT_ACCESS_ROLE), None
+        folder_id = folders[folder_id]["parentFolderId"]
+    return None
+
+
+def access_entry(kind, access_type, explicit, org_access):
+    """The Get Permissions entry of a folder or document (ASSUMPTION A29)."""
+    if explicit is not None:
+        return granted(explicit[0], explicit[1], accessType=access_type)
+    if access_type == "public":
+        return granted(org_access[0] if org_access else DEFAULT_ACCESS_ROLE,
+                       accessType=access_type)
+    if access_type == "organizationPrivate" and org_access is not None:
+        return granted(org_access[0], accessType=access_type)
+    return {"error": "User does not have access to %s" % kind, "errorCode": "permission_denied",
+            "accessType": access_type}
+
+
+def get_permissions(state, data):
+    # REFERENCE 2.50.  Per user: folders (when folderIds), documents (when documentIds) and the
+    # organization.  A requested folder or document that does not exist turns the call into
+    # HTTP 404 NOT_FOUND with the per-user map in details (as documented).
+    org_id = data["organizationId"]
+    org = state.organization(org_id)
+    folders = org["folders"] if org is not None else {}
+    documents = org["documents"] if org is not None else {}
+    folder_ids = list(dict.fromkeys(data.get("folderIds") or []))
+    doc_ids = list(dict.fromkeys(data.get("documentIds") or []))
+    missing = False
+    results = {}
+    for user_id in dict.fromkeys(data["userIds"]):
+        org_access = organization_access(state, user_id, org_id, org)
+        entry = {}
+        if folder_ids:
+            entry["folders"] = {}
+            for folder_id in folder_ids:
+                if folder_id not in folders:
+                    missing = True
+                    entry["folders"][folder_id] = {"error": "Folder does not exist",
+                                                   "errorCode": "does_not_exist"}
+                    continue
+                entry["folders"][folder_id] = access_entry(
+                    "folder", folder_access_type(folders, folder_id),
+                    folder_chain_access(state, user_id, org_id, folders, folder_id), org_access)
+        if doc_ids:
+            entry["documents"] = {}
+            for doc_id in doc_ids:
+                doc = documents.get(doc_id)
+                if doc is None:
+                    missing = True
+                    entry["documents"][doc_id] = {"error": "Document does not exist",
+                                                  "errorCode": "does_not_exist"}
+                    continue
+                grant = active_grant(state, user_id, "document", org_id, doc_id)
+                if grant is not None:
+                    explicit = (grant["accessRole"], grant)
+                elif user_id in doc["users"]:
+                    explicit = (doc["users"][user_id].get("accessRole", DEFAULT_ACCESS_ROLE),
+                                None)
+                else:
+                    explicit = folder_chain_access(state, user_id, org_id, folders,
+                                                   doc["folderId"])
+                entry["documents"][doc_id] = access_entry("document", doc["accessType"],
+                                                          explicit, org_access)
+        if org_access is not None:
+            entry["organization"] = {org_id: granted(*org_access)}
+        else:
+            entry["organization"] = {org_id: {
+                "error": "User does not have access to organization",
+                "errorCode": "permission_denied"}}
+        results[user_id] = entry
+    if missing:
+        raise ApiError("NOT_FOUND", "Folder or document does not exist", details=results)
+    return "User permissions retrieved successfully.", results
+
+
+# ---- GDPR ------------------------------------------------------------------------------------
+
+GDPR_FEATURES = ("comments", "reactions", "recordings", "notifications")  # REFERENCE 2.44
+GDPR_PAGE_PREFIX = "page:"
+
+
+def encode_gdpr_token(page):
+    return base64.urlsafe_b64encode(("%s%d" % (GDPR_PAGE_PREFIX, page)).encode("ascii")).decode(
+        "ascii")
+
+
+def decode_gdpr_token(token):
+    """The page number (2, 3, ...) a GDPR page token names; ApiError for anything else."""
+    try:
+        text = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode(
+            "ascii")
+        page = int(text[len(GDPR_PAGE_PREFIX):]) if text.startswith(GDPR_PAGE_PREFIX) else 0
+    except (UnicodeError, binascii.Error, ValueError):
+        page = 0
+    if page < 2 or encode_gdpr_token(page) != token:
+        raise invalid("Invalid pageToken.")
+    return page
+
+
+def user_data(state, org_id, user_id):
+    """Everything the stand-in knows about a user in one organization, feature by feature."""
+    items = {feature: [] for feature in GDPR_FEATURES}  # not modelled: always empty
+    org = state.organization(org_id)
+    users, groups = [], []
+    if org is not None:
+        if user_id in org["users"]:
+            users.append({"organizationId": org_id, "user": copy.deepcopy(org["users"][user_id])})
+        for kind, key in (("folders", "folderId"), ("documents", "documentId")):
+            for child_id in sorted(org[kind]):
+                member = org[kind][child_id]["users"].get(user_id)
+                if member is not None:
+                    users.append({"organizationId": org_id, key: child_id,
+                                  "user": copy.deepcopy(member)})
+        for group_id in sorted(org["groups"]):
+            group = org["groups"][group_id]
+            if user_id in group["members"]:
+                groups.append({"organizationId": org_id, "groupId": group_id,
+                               "groupName": group["groupName"]})
+    grants = state.permissions.get(user_id, {})
+    items["users"] = users
+    items["organizationUserGroups"] = groups
+    items["permissions"] = [copy.deepcopy(grants[key]) for key in sorted(grants)
+                            if key[1] == org_id]
+    return items
+
+
+def get_user_data(state, data, request):
+    # REFERENCE 2.44, v1 and v2 alike: pages of up to 100 items per feature (capped by
+    # max_page_size); nextPageToken is null on the last page, as the example shows (A30).
+    token = data.get("pageToken")
+    page = decode_gdpr_token(token) if token else 1
+    size = GDPR_PAGE_SIZE
+    if request.max_page_size is not None:
+        size = min(size, request.max_page_size)
+    start = (page - 1) * size
+    result, more = {}, False
+    for feature, values in user_data(state, data["organizationId"], data["userId"]).items():
+        result[feature] = values[start:start + size]
+        more = more or len(values) > start + size
+    return ("Data fetched successfully.", result,
+            {"nextPageToken": encode_gdpr_token(page + 1) if more else None})
+
+
+JOB_ID_ALPHABET = ("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                   "abcdefghijklmnopqrstuvwxyz")
+
+
+def job_id(number, user_ids):
+    """A stable 20-character id shaped like the docs' example ("dsQuvPmIynANgPLLEhCm")."""
+    value = int(opaque_id("gdpr-job", str(number), *user_ids), 16)
+    characters = []
+    for _ in range(20):
+        value, digit = divmod(value, len(JOB_ID_ALPHABET))
+        characters.append(JOB_ID_ALPHABET[digit])
+    return "".join(characters)
+
+
+def delete_user_data(state, data):
+    # REFERENCE 2.45: the user goes everywhere (every organization, whatever organizationIds
+    # says: only a hint for Velt), at once; the job is complete from the start (A31).  The
+    # success is not wrapped in "result" and answers HTTP 202.
+    user_ids = list(dict.fromkeys(data["userIds"]))
+    removed = 0
+    for org in state.organizations.values():
+        scopes = [org["users"]] + [child["users"] for kind in ("documents", "folders")
+                                   for child in org[kind].values()]
+        for user_id in user_ids:
+            for users in scopes:
+                if users.pop(user_id, None) is not None:
+                    removed += 1
+            for group in org["groups"].values():
+                if user_id in group["members"]:
+                    group["members"].discard(user_id)
+                    removed += 1
+    for user_id in user_ids:
+        removed += len(state.permissions.pop(user_id, {}))
+    state.jobs_started += 1
+    new_job_id = job_id(state.jobs_started, user_ids)
+    state.deletion_jobs[new_job_id] = {
+        "userIds": user_ids, "organizationIds": list(data.get("organizationIds") or []),
+        "tasksCount": removed, "lastTaskCompletedTime": now_ms()}
+    return RawAnswer(202, {"status": "success",
+                           "message": "Data deletion process has been initiated.",
+                           "data": {"jobId": new_job_id, "tasksCount": removed},
+                           "statusCode": 202})
+
+
+def get_user_data_deletion_status(state, data):
+    # REFERENCE 2.46.  An unknown jobId is not documented (ASSUMPTION A31).
+    job = state.deletion_jobs.get(data["jobId"])
+    if job is None:
+        raise ApiError("NOT_FOUND", "Job not found.")
+    return "Data fetched successfully.", {"isDeleteCompleted": True, "tasksLeft": 0,
+                                          "lastTaskCompletedTime": job["lastTaskCompletedTime"]}
+
+
 # ---- reads: id filters and pagination (shared by every get endpoint) ------------------------
 
 PAGE_TOKEN_PREFIX = "after:"
@@ -727,14 +1368,27 @@ def paginate(sorted_ids, after, size):
 # partial_failure (a message) marks the v2 documents writes: when any item of the per-ID map
 # failed, v2 answers HTTP 500 {"error":{"message":<it>,"status":"INTERNAL","details":<map>}}
 # instead of the success envelope (the handler's changes stay applied); v1 answers HTTP 200.
+#
+# The data a handler returns may be NO_DATA (the success has no "data" key) or None ("data":
+# null); a handler may also return RawAnswer(status, payload) for a non-standard success.
+#
+# versions: the API versions that serve the path (a path under another version is 404).
+# body_credentials: no header auth; data.apiKey/data.authToken are checked instead (v1
+#   auth/token/get), and redacted in the request log.
+# spec_wrapped: the spec's requestBody schema describes the inside of "data" (it shows an
+#   unwrapped body, which the page says Velt rejects); it is applied to body["data"].
+# error_code: added as "code" to every error envelope after auth (GDPR get/status show
+#   {"error":{"message","status","code":500}}).
 # --------------------------------------------------------------------------------------------
 
-Endpoint = namedtuple("Endpoint", "handler data_schema takes_request partial_failure",
-                      defaults=(False, None))
+Endpoint = namedtuple("Endpoint", "handler data_schema takes_request partial_failure versions "
+                      "body_credentials spec_wrapped error_code",
+                      defaults=(False, None, API_VERSIONS, False, False, None))
 
-# What a handler may want to know beyond the body: "v1"/"v2", and the control setting
-# max_page_size (None or a positive int).
-RequestContext = namedtuple("RequestContext", "version max_page_size")
+# What a handler may want to know beyond the body: "v1"/"v2", the control setting
+# max_page_size (None or a positive int), and the API key the stand-in accepts.
+RequestContext = namedtuple("RequestContext", "version max_page_size api_key",
+                            defaults=(None,))
 
 STRING = {"type": "string"}
 BOOLEAN = {"type": "boolean"}
@@ -769,6 +1423,38 @@ DOCUMENTS_ARRAY = {"type": "array", "items": {
                    "disabled": BOOLEAN}}}
 
 DOCUMENT_IDS = dict(STRING_LIST, minItems=1)
+
+FOLDERS_ARRAY = {"type": "array", "items": {
+    "type": "object",
+    "required": ["folderId"],
+    "properties": {"folderId": STRING, "folderName": STRING, "parentFolderId": STRING,
+                   "accessType": ACCESS_TYPE}}}
+
+RESOURCE_TYPE = {"enum": ["organization", "document", "folder"]}
+
+# A permission resource (REFERENCE 3.8): organizationId is required for documents and folders.
+RESOURCE = {
+    "type": "object",
+    "required": ["type", "id"],
+    "properties": {"type": RESOURCE_TYPE, "id": STRING, "organizationId": STRING,
+                   "accessRole": {"enum": ["viewer", "editor"]}, "expiresAt": {"type": "number"}},
+    "if": {"properties": {"type": {"enum": ["document", "folder"]}}, "required": ["type"]},
+    "then": {"required": ["organizationId"]},
+}
+
+# Remove Permissions requires organizationId only for documents (REFERENCE 2.51).
+RESOURCE_TO_REMOVE = {
+    "type": "object",
+    "required": ["type", "id"],
+    "properties": {"type": RESOURCE_TYPE, "id": STRING, "organizationId": STRING},
+    "if": {"properties": {"type": {"const": "document"}}, "required": ["type"]},
+    "then": {"required": ["organizationId"]},
+}
+
+
+def permissions_schema(resource):
+    return {"type": "object", "required": ["resources"],
+            "properties": {"resources": {"type": "array", "items": resource}}}
 
 ENDPOINTS = {
     "users/add": Endpoint(add_users, {
@@ -880,6 +1566,98 @@ ENDPOINTS = {
         "properties": dict(PAGE_FIELDS, organizationId=STRING, documentIds=STRING_LIST,
                            folderId=STRING),
     }, takes_request=True),
+    # The 30-id limit is checked by the handler, with Velt's wording.
+    "organizations/documents/move": Endpoint(move_documents, {
+        "type": "object",
+        "required": ["organizationId", "documentIds", "folderId"],
+        "properties": {"organizationId": STRING, "documentIds": DOCUMENT_IDS,
+                       "folderId": STRING},
+    }),
+    "organizations/folders/add": Endpoint(add_folders, {
+        "type": "object",
+        "required": ["organizationId", "folders"],
+        "properties": {"organizationId": STRING, "createOrganization": BOOLEAN,
+                       "folders": FOLDERS_ARRAY},
+    }),
+    "organizations/folders/update": Endpoint(update_folders, {
+        "type": "object",
+        "required": ["organizationId", "folders"],
+        "properties": {"organizationId": STRING, "folders": FOLDERS_ARRAY},
+    }),
+    "organizations/folders/get": Endpoint(get_folders, {
+        "type": "object",
+        "required": ["organizationId"],
+        "properties": {"organizationId": STRING, "folderId": STRING,
+                       "maxDepth": {"type": "integer", "minimum": 1}},
+    }, takes_request=True),
+    "organizations/folders/delete": Endpoint(delete_folder, {
+        "type": "object",
+        "required": ["organizationId", "folderId"],
+        "properties": {"organizationId": STRING, "folderId": STRING},
+    }, versions=("v2",)),
+    # "exactly one of accessType / inheritFromParent: true" is checked by the handler.
+    "organizations/folders/access/update": Endpoint(update_folders_access, {
+        "type": "object",
+        "required": ["organizationId", "folderIds"],
+        "properties": {"organizationId": STRING, "folderIds": dict(STRING_LIST, minItems=1),
+                       "accessType": ACCESS_TYPE, "inheritFromParent": BOOLEAN},
+    }),
+    # apiKey/authToken are checked (before the schema) with Velt's wording, not required here.
+    "auth/token/get": Endpoint(get_token_v1, {
+        "type": "object",
+        "required": ["userId"],
+        "properties": {
+            "apiKey": STRING, "authToken": STRING, "userId": STRING,
+            "userProperties": {"type": "object", "required": ["organizationId"],
+                               "properties": {"organizationId": STRING, "isAdmin": BOOLEAN,
+                                              "email": STRING}},
+        },
+    }, versions=("v1",), body_credentials=True),
+    "auth/generate_token": Endpoint(generate_token, {
+        "type": "object",
+        "required": ["userId", "userProperties", "permissions"],
+        "properties": {
+            "userId": STRING,
+            "userProperties": {"type": "object", "required": ["name", "email"],
+                               "properties": {"isAdmin": BOOLEAN, "name": STRING,
+                                              "email": STRING}},
+            "permissions": permissions_schema(RESOURCE),
+        },
+    }, versions=("v2",), spec_wrapped=True),
+    "auth/permissions/add": Endpoint(add_permissions, {
+        "type": "object",
+        "required": ["user", "permissions"],
+        "properties": {"user": {"type": "object", "required": ["userId"],
+                                "properties": {"userId": STRING}},
+                       "permissions": permissions_schema(RESOURCE)},
+    }, versions=("v2",)),
+    "auth/permissions/get": Endpoint(get_permissions, {
+        "type": "object",
+        "required": ["organizationId", "userIds"],
+        "properties": {"organizationId": STRING, "userIds": dict(STRING_LIST, minItems=1),
+                       "folderIds": STRING_LIST, "documentIds": STRING_LIST},
+    }, versions=("v2",)),
+    "auth/permissions/remove": Endpoint(remove_permissions, {
+        "type": "object",
+        "required": ["userId", "permissions"],
+        "properties": {"userId": STRING, "permissions": permissions_schema(RESOURCE_TO_REMOVE)},
+    }, versions=("v2",)),
+    "users/data/get": Endpoint(get_user_data, {
+        "type": "object",
+        "required": ["organizationId", "userId"],
+        "properties": {"organizationId": STRING, "userId": STRING, "pageToken": STRING},
+    }, takes_request=True, error_code=500),
+    "users/data/delete": Endpoint(delete_user_data, {
+        "type": "object",
+        "required": ["userIds"],
+        "properties": {"userIds": dict(STRING_LIST, minItems=1),
+                       "organizationIds": STRING_LIST},
+    }),
+    "users/data/delete/status": Endpoint(get_user_data_deletion_status, {
+        "type": "object",
+        "required": ["jobId"],
+        "properties": {"jobId": STRING},
+    }, error_code=500),
 }
 
 
@@ -924,13 +1702,18 @@ def load_openapi(path):
         return yaml.load(stream, Loader=loader)
 
 
-def spec_request_schema(spec, endpoint_name):
-    """The requestBody JSON schema of POST /<endpoint_name> in the spec, or None."""
+def spec_request_schema(spec, endpoint_name, wrapped=False):
+    """The requestBody JSON schema of POST /<endpoint_name> in the spec, or None.
+
+    wrapped: the spec's schema describes the inside of "data" (Endpoint.spec_wrapped).
+    """
     try:
         operation = spec["paths"]["/" + endpoint_name]["post"]
         schema = operation["requestBody"]["content"]["application/json"]["schema"]
     except (KeyError, TypeError):
         return None
+    if wrapped:
+        schema = {"type": "object", "required": ["data"], "properties": {"data": schema}}
     # Make the operation's schema the root document and hang the spec's components under it,
     # so "$ref: '#/components/...'" resolves (cycles included) without rewriting anything.
     return dict(schema, components=spec.get("components", {}))
@@ -951,8 +1734,8 @@ class BodyValidator:
 
 
 def build_validators(spec):
-    return {name: BodyValidator(spec_request_schema(spec, name) if spec else None,
-                                endpoint.data_schema)
+    return {name: BodyValidator(spec_request_schema(spec, name, endpoint.spec_wrapped)
+                                if spec else None, endpoint.data_schema)
             for name, endpoint in ENDPOINTS.items()}
 
 
@@ -1103,6 +1886,8 @@ class StandIn:
     def begin_api_request(self, arrived, method, path, auth, raw_body, socket_id):
         """Log an API request on arrival and take the fault that applies to it, if any."""
         body = logged_body(raw_body)
+        if body_credentials_route(urlsplit(path).path):
+            body = redact_credentials(body)   # the log never holds credentials
         with self.lock:
             conn = self.connection_numbers.get(socket_id)
             if conn is None:
@@ -1140,9 +1925,18 @@ class StandIn:
 
     # ---- Velt API ---------------------------------------------------------------------------
 
-    def auth_of(self, headers):
-        api_key = headers.get("x-velt-api-key")
-        auth_token = headers.get("x-velt-auth-token")
+    def auth_of(self, headers, route=None, raw_body=b""):
+        """"ok", "missing" or "wrong" for the request log; from the body for v1 auth/token/get."""
+        if body_credentials_route(route):
+            data = logged_body(raw_body)
+            data = data.get("data") if isinstance(data, dict) else None
+            data = data if isinstance(data, dict) else {}
+            api_key, auth_token = data.get("apiKey"), data.get("authToken")
+            if not isinstance(api_key, str) or not isinstance(auth_token, str):
+                api_key = auth_token = None
+        else:
+            api_key = headers.get("x-velt-api-key")
+            auth_token = headers.get("x-velt-auth-token")
         if not api_key or not auth_token:
             return "missing"
         if api_key != self.api_key or auth_token != self.auth_token:
@@ -1151,35 +1945,48 @@ class StandIn:
 
     def handle_api(self, method, route, headers, raw_body):
         """Answer one Velt API request: (HTTP status, payload, extra headers)."""
+        endpoint = None
+        authenticated = False   # from here on, the endpoint's error_code applies
         try:
             version, endpoint_name = velt_route(route)
-            endpoint = ENDPOINTS.get(endpoint_name)
+            endpoint = served_endpoint(version, endpoint_name)
             if endpoint is None:
                 raise ApiError("NOT_FOUND", "Not found: %s" % route)
             if method != "POST":
                 raise ApiError("INVALID_ARGUMENT", "Method %s not allowed; use POST." % method,
                                http_status=405, headers=[("Allow", "POST")])
-            check_auth(headers, self.api_key, self.auth_token)
+            if not endpoint.body_credentials:
+                check_auth(headers, self.api_key, self.auth_token)
+            authenticated = True
             body = parse_api_body(raw_body)
+            if endpoint.body_credentials:
+                check_body_credentials(body["data"], self.api_key, self.auth_token)
             self.validators[endpoint_name].validate(body)
             with self.lock:
                 if endpoint.takes_request:
-                    request = RequestContext(version, self.config["max_page_size"])
+                    request = RequestContext(version, self.config["max_page_size"], self.api_key)
                     answer = endpoint.handler(self.state, body["data"], request)
                 else:
                     answer = endpoint.handler(self.state, body["data"])
+            if isinstance(answer, RawAnswer):
+                return answer.status, answer.payload, ()
             message, results = answer[:2]
             if (endpoint.partial_failure is not None and version == "v2"
                     and any(not item["success"] for item in results.values())):
                 # v2 documents writes: one failed item fails the call; the successes in
                 # it stay applied (REFERENCE 2.11, 2.13, 2.14).
                 raise ApiError("INTERNAL", endpoint.partial_failure, details=results)
-            payload = {"result": {"status": "success", "message": message, "data": results}}
+            payload = {"result": {"status": "success", "message": message}}
+            if results is not NO_DATA:
+                payload["result"]["data"] = results
             if len(answer) > 2:
                 payload["result"].update(answer[2])
             return 200, payload, ()
         except ApiError as error:
-            return error.http_status, error.envelope(), error.headers
+            envelope = error.envelope()
+            if authenticated and endpoint.error_code is not None and error.body is None:
+                envelope["error"]["code"] = endpoint.error_code
+            return error.http_status, envelope, error.headers
 
     # ---- control API ------------------------------------------------------------------------
 
@@ -1202,6 +2009,42 @@ def velt_route(route):
     if len(parts) == 3 and parts[0] == "" and parts[1] in API_VERSIONS:
         return parts[1], parts[2]
     return None, None
+
+
+def served_endpoint(version, endpoint_name):
+    """The Endpoint serving endpoint_name under version, or None (then the path is 404)."""
+    endpoint = ENDPOINTS.get(endpoint_name)
+    if endpoint is None or version not in endpoint.versions:
+        return None
+    return endpoint
+
+
+def body_credentials_route(route):
+    """Whether route (a path without query) is served by a body-credentials endpoint."""
+    if route is None:
+        return False
+    endpoint = served_endpoint(*velt_route(route))
+    return endpoint is not None and endpoint.body_credentials
+
+
+def check_body_credentials(data, api_key, auth_token):
+    # v1 auth/token/get: the only documented failure is this one (REFERENCE 2.47); a missing
+    # or wrong apiKey answers it too (ASSUMPTION A28).
+    if data.get("apiKey") != api_key or data.get("authToken") != auth_token:
+        raise invalid("Auth token not found.")
+
+
+REDACTED = "[redacted]"
+
+
+def redact_credentials(body):
+    """The logged body of a body-credentials request, with apiKey/authToken values hidden."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, dict):
+        for key in ("apiKey", "authToken"):
+            if key in data:
+                data[key] = REDACTED
+    return body
 
 
 def check_auth(headers, api_key, auth_token):
@@ -1339,8 +2182,8 @@ class StandInRequestHandler(BaseHTTPRequestHandler):
     def handle_velt(self, route, raw_body, arrived):
         standin = self.server.standin
         entry, fault = standin.begin_api_request(
-            arrived, self.command, self.path, standin.auth_of(self.headers), raw_body,
-            self.socket_id)
+            arrived, self.command, self.path, standin.auth_of(self.headers, route, raw_body),
+            raw_body, self.socket_id)
         if fault is not None:
             if fault.get("delay_ms"):
                 time.sleep(fault["delay_ms"] / 1000.0)
