@@ -251,12 +251,23 @@ COMMENT ON FUNCTION velt_request(text, jsonb, jsonb) IS
 -- velt_request or schema velt; each reaches only its own endpoint.
 CREATE FUNCTION velt.require(value anyelement, name text) RETURNS anyelement
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $$
+DECLARE
+	type text := pg_typeof(value)::text;
+	position int;
 BEGIN
 	IF value IS NULL THEN
 		RAISE EXCEPTION '% must not be NULL', name USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF value::text = '' OR value::text = '{}' THEN
+	IF (type = 'jsonb' AND value::text IN ('[]', '{}'))
+	   OR (type = 'text[]' AND value::text = '{}')
+	   OR (type = 'text' AND value::text = '') THEN
 		RAISE EXCEPTION '% must not be empty', name USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF type = 'text[]' THEN
+		position := array_position(value::text::text[], NULL);
+		IF position IS NOT NULL THEN
+			RAISE EXCEPTION '%[%] is NULL', name, position USING ERRCODE = 'null_value_not_allowed';
+		END IF;
 	END IF;
 	RETURN value;
 END $$;
@@ -278,10 +289,6 @@ DECLARE
 	chunk int;
 BEGIN
 	PERFORM velt.require(org, 'org'), velt.require(document_ids, 'document_ids'), velt.require(folder, 'folder');
-	IF array_position(document_ids, NULL) IS NOT NULL THEN
-		RAISE EXCEPTION 'document_ids[%] is NULL', array_position(document_ids, NULL)
-			USING ERRCODE = 'null_value_not_allowed';
-	END IF;
 	FOR chunk IN 0 .. (cardinality(document_ids) - 1) / 30 LOOP
 		answer := @extschema@.velt_request('organizations/documents/move',
 			jsonb_build_object('organizationId', org, 'folderId', folder,

@@ -198,26 +198,7 @@ velt_request(PG_FUNCTION_ARGS)
 		data = velt_jsonb_to_jsonc(jb, "data");
 	}
 	if (!PG_ARGISNULL(2))
-	{
-		Jsonb	   *jb = PG_GETARG_JSONB_P(2);
-		json_object *options;
-
-		if (!JB_ROOT_IS_OBJECT(jb))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("options must be a JSON object")));
-		options = velt_jsonb_to_jsonc(jb, "options");
-		{
-			json_object_object_foreach(options, key, value)
-			{
-				if (json_object_object_get_ex(data, key, NULL))
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("options must not set \"%s\", which data already sets", key)));
-				json_object_object_add(data, key, json_object_get(value));
-			}
-		}
-	}
+		velt_merge_options(data, PG_GETARG_JSONB_P(2), NULL);
 	velt_require_credentials();
 	PG_RETURN_DATUM(velt_jsonc_to_jsonb(velt_call_result(path, data, &ex)));
 }

@@ -228,31 +228,27 @@ key_owned_by_argument(const VeltEndpoint *ep, const char *key)
 	return false;
 }
 
-static void
-merge_options(FunctionCallInfo fcinfo, int argno, VeltCall *call)
+void
+velt_merge_options(json_object *data, Jsonb *jb, const VeltEndpoint *ep)
 {
-	Jsonb	   *jb;
 	json_object *options;
 
-	if (PG_ARGISNULL(argno))
-		return;
-	jb = PG_GETARG_JSONB_P(argno);
 	if (!JB_ROOT_IS_OBJECT(jb))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options must be a JSON object")));
 	options = velt_jsonb_to_jsonc(jb, "options");
 	{
-	json_object_object_foreach(options, key, value)
-	{
-		if (key_owned_by_argument(call->endpoint, key))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("options must not set \"%s\"", key),
-					 errdetail("%s sets \"%s\" from its own arguments.",
-							   call->endpoint->sql_name, key)));
-		json_object_object_add(call->fixed, key, json_object_get(value));
-	}
+		json_object_object_foreach(options, key, value)
+		{
+			if (ep ? key_owned_by_argument(ep, key) : json_object_object_get_ex(data, key, NULL))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("options must not set \"%s\"", key),
+						 ep ? errdetail("%s sets \"%s\" from its own arguments.", ep->sql_name, key)
+						 : errdetail("data already sets \"%s\".", key)));
+			json_object_object_add(data, key, json_object_get(value));
+		}
 	}
 }
 
@@ -380,6 +376,6 @@ velt_call_from_args(FunctionCallInfo fcinfo, const VeltEndpoint *ep,
 			take_item_ids(fcinfo, ids_argno, call);
 	}
 
-	if (options_argno >= 0)
-		merge_options(fcinfo, options_argno, call);
+	if (options_argno >= 0 && !PG_ARGISNULL(options_argno))
+		velt_merge_options(call->fixed, PG_GETARG_JSONB_P(options_argno), ep);
 }

@@ -43,4 +43,11 @@ extern void velt_call_from_args(FunctionCallInfo fcinfo,
 								const VeltEndpoint *endpoint,
 								VeltCall *call);
 
+/*
+ * Merges the keys of an options object into data.  With an endpoint, keys
+ * its arguments set are refused; without one, keys data already has.
+ */
+extern void velt_merge_options(json_object *data, Jsonb *options,
+							   const VeltEndpoint *ep);
+
 #endif							/* VELT_REQUEST_H */
