@@ -49,6 +49,17 @@ rm -f "$regress_log"
 passed=$((passed + ok_tests))
 failed=$((failed + bad_tests))
 
+log "fuzzing the answer parser (60 s)"
+fuzz_log=$(mktemp)
+if timeout 600 bash "$VELT_ROOT/scripts/fuzz.sh" 60 >"$fuzz_log" 2>&1; then
+	passed=$((passed + 1))
+	grep -E 'Done [0-9]+ runs' "$fuzz_log"
+else
+	failed=$((failed + 1))
+	tail -n 40 "$fuzz_log"
+fi
+rm -f "$fuzz_log"
+
 log "crash test (kill -9 of the postmaster during a delivery)"
 crash_log=$(mktemp)
 timeout 600 bash -c '. scripts/lib.sh; export VELT_STANDIN_URL='"$VELT_STANDIN_URL"'; velt_in_cluster bash test/crash_test.sh' >"$crash_log" 2>&1
