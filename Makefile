@@ -33,6 +33,8 @@ SHLIB_LINK = $(CURL_LIBS) $(JSONC_LIBS)
 
 REGRESS = setup users groups validation errors retries cancel settings security trigger keepalive organizations documents users_read access request outbox outbox_triggers worker cron
 REGRESS_OPTS = --load-extension=dblink
+# concurrency specs (pg_isolation_regress), run by installcheck after REGRESS
+ISOLATION = outbox_concurrency
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

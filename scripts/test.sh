@@ -34,7 +34,7 @@ rm -f "$selftest_log"
 
 log "pg_regress suite"
 cd "$VELT_ROOT"
-rm -rf results regression.diffs regression.out
+rm -rf results regression.diffs regression.out output_iso
 regress_log=$(mktemp)
 timeout 1800 bash -c '. scripts/lib.sh; VELT_STANDIN_URL='"$VELT_STANDIN_URL"' VELT_BLACKHOLE_URL='"$VELT_BLACKHOLE_URL"' velt_in_cluster make -s installcheck PG_CONFIG=/usr/lib/postgresql/'"$VELT_PG_VERSION"'/bin/pg_config' 2>&1 | tee "$regress_log"
 regress_ok=$((${PIPESTATUS[0]} == 0))
@@ -44,7 +44,9 @@ bad_tests=$(grep -cE '\.\.\. FAILED' "$regress_log" || true)
 if [ "$regress_ok" -ne 1 ] && [ "$bad_tests" -eq 0 ]; then
 	bad_tests=1		# the suite did not run to completion
 fi
-[ -f regression.diffs ] && { log "differences:"; cat regression.diffs; }
+for diffs in regression.diffs output_iso/regression.diffs; do
+	[ -f "$diffs" ] && { log "differences ($diffs):"; cat "$diffs"; }
+done
 rm -f "$regress_log"
 passed=$((passed + ok_tests))
 failed=$((failed + bad_tests))
