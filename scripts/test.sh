@@ -51,6 +51,13 @@ rm -f "$regress_log"
 passed=$((passed + ok_tests))
 failed=$((failed + bad_tests))
 
+log "static analysis (cppcheck)"
+if bash "$VELT_ROOT/scripts/lint.sh"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
+
 log "fuzzing the answer parser (60 s)"
 fuzz_log=$(mktemp)
 if timeout 600 bash "$VELT_ROOT/scripts/fuzz.sh" 60 >"$fuzz_log" 2>&1; then

@@ -43,17 +43,16 @@ velt_jsonc_owned(json_object *obj)
 
 	if (obj == NULL)
 		return NULL;
-	/* palloc may fail: release first so the object cannot leak */
-	PG_TRY();
-	{
-		owned = palloc(sizeof(OwnedJson));
-	}
-	PG_CATCH();
+	/* allocation may fail: then release the object before raising */
+	owned = MemoryContextAllocExtended(CurrentMemoryContext, sizeof(OwnedJson),
+									   MCXT_ALLOC_NO_OOM);
+	if (owned == NULL)
 	{
 		json_object_put(obj);
-		PG_RE_THROW();
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
 	}
-	PG_END_TRY();
 	owned->obj = obj;
 	owned->callback.func = release_owned_json;
 	owned->callback.arg = owned;

@@ -264,6 +264,9 @@ scope_add_row(Scope *scope, TupleTableSlot *slot, const ColumnMap *map)
 	scope->n++;
 }
 
+static void reject_null(TriggerData *td, const char *column, const char *key,
+						bool empty) pg_attribute_noreturn();
+
 static void
 reject_null(TriggerData *td, const char *column, const char *key, bool empty)
 {
@@ -273,6 +276,7 @@ reject_null(TriggerData *td, const char *column, const char *key, bool empty)
 					column, key, empty ? "empty" : "NULL",
 					RelationGetRelationName(td->tg_relation)),
 			 errhint("Velt needs an organization and a user ID for every user.")));
+	pg_unreachable();
 }
 
 static char *
