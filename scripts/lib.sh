@@ -17,7 +17,7 @@ VELT_OPENAPI=${VELT_OPENAPI:-$VELT_ROOT/../shared/velt-api/openapi.yaml}
 VELT_PACKAGES="make gcc pkg-config curl ca-certificates postgresql-common
 postgresql-$VELT_PG_VERSION postgresql-server-dev-$VELT_PG_VERSION
 libcurl4-openssl-dev libjson-c-dev python3 python3-yaml python3-jsonschema
-postgresql-$VELT_PG_VERSION-cron clang-14 libclang-rt-14-dev cppcheck"
+postgresql-$VELT_PG_VERSION-cron clang-14 libclang-rt-14-dev cppcheck openssl"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -89,11 +89,41 @@ velt_start_blackhole() {
 	rm -f "$port_file"
 }
 
+# A second stand-in that serves HTTPS with a fresh self-signed certificate
+# for 127.0.0.1; sets VELT_TLS_URL and VELT_TLS_CA (readable by the server).
+velt_start_tls_standin() {
+	local dir port_file i
+	dir=$(mktemp -d)
+	chmod 755 "$dir"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+		>/dev/null 2>&1 || { log "could not make a test certificate"; return 1; }
+	chmod 644 "$dir/cert.pem"
+	port_file="$dir/port"
+	"$VELT_PYTHON" "$VELT_ROOT/test/standin/velt_standin.py" --port 0 \
+		--port-file "$port_file" --api-key "$VELT_TEST_API_KEY" \
+		--auth-token "$VELT_TEST_AUTH_TOKEN" --openapi "$VELT_OPENAPI" \
+		--tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem" >/dev/null &
+	VELT_TLS_PID=$!
+	for i in $(seq 1 150); do
+		[ -s "$port_file" ] && break
+		sleep 0.1
+	done
+	[ -s "$port_file" ] || { log "TLS stand-in did not start"; return 1; }
+	VELT_TLS_URL="https://127.0.0.1:$(cat "$port_file")"
+	VELT_TLS_CA="$dir/cert.pem"
+}
+
 velt_stop_standin() {
 	if [ -n "${VELT_STANDIN_PID:-}" ]; then
 		kill "$VELT_STANDIN_PID" 2>/dev/null
 		wait "$VELT_STANDIN_PID" 2>/dev/null
 		VELT_STANDIN_PID=
+	fi
+	if [ -n "${VELT_TLS_PID:-}" ]; then
+		kill "$VELT_TLS_PID" 2>/dev/null
+		wait "$VELT_TLS_PID" 2>/dev/null
+		VELT_TLS_PID=
 	fi
 	if [ -n "${VELT_BLACKHOLE_PID:-}" ]; then
 		kill "$VELT_BLACKHOLE_PID" 2>/dev/null
@@ -123,5 +153,7 @@ velt_in_cluster() {
 		-o "velt.retry_max_delay_ms=2000" \
 		-o "velt.database=velt_worker" \
 		${VELT_BLACKHOLE_URL:+-o "regress.blackhole_url=$VELT_BLACKHOLE_URL"} \
+		${VELT_TLS_URL:+-o "regress.tls_url=$VELT_TLS_URL"} \
+		${VELT_TLS_CA:+-o "regress.tls_ca=$VELT_TLS_CA"} \
 		"$@"
 }

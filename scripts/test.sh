@@ -17,6 +17,7 @@ velt_build_install || exit 1
 trap velt_stop_standin EXIT
 velt_start_standin || exit 1
 velt_start_blackhole || exit 1
+velt_start_tls_standin || exit 1
 
 passed=0
 failed=0
@@ -36,7 +37,7 @@ log "pg_regress suite"
 cd "$VELT_ROOT"
 rm -rf results regression.diffs regression.out output_iso
 regress_log=$(mktemp)
-timeout 1800 bash -c '. scripts/lib.sh; VELT_STANDIN_URL='"$VELT_STANDIN_URL"' VELT_BLACKHOLE_URL='"$VELT_BLACKHOLE_URL"' velt_in_cluster make -s installcheck PG_CONFIG=/usr/lib/postgresql/'"$VELT_PG_VERSION"'/bin/pg_config' 2>&1 | tee "$regress_log"
+timeout 1800 bash -c '. scripts/lib.sh; VELT_STANDIN_URL='"$VELT_STANDIN_URL"' VELT_BLACKHOLE_URL='"$VELT_BLACKHOLE_URL"' VELT_TLS_URL='"$VELT_TLS_URL"' VELT_TLS_CA='"$VELT_TLS_CA"' velt_in_cluster make -s installcheck PG_CONFIG=/usr/lib/postgresql/'"$VELT_PG_VERSION"'/bin/pg_config' 2>&1 | tee "$regress_log"
 regress_ok=$((${PIPESTATUS[0]} == 0))
 # pg_regress prints one "ok"/"FAILED" line per test
 ok_tests=$(grep -cE '\.\.\. ok( |$)' "$regress_log" || true)

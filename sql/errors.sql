@@ -97,3 +97,22 @@ SELECT count(*) AS errors_seen,
 						   OR concat(message, detail, hint) LIKE '%standin-auth-token%'
 						   OR concat(message, detail, hint) LIKE '%not-the-key%') AS leaks
 FROM seen_errors;
+
+-- TLS: a self-signed certificate is refused (verification is always on) ...
+SET velt.max_retries = 0;
+SELECT set_config('velt.base_url', current_setting('regress.tls_url'), false) IS NOT NULL AS set;
+SELECT state, message ~ 'certificate' AS certificate_problem, detail, hint FROM add_one();
+-- ... and accepted once velt.ca_file names the CA that signed it
+SELECT set_config('velt.ca_file', current_setting('regress.tls_ca'), false) IS NOT NULL AS set;
+SELECT id, success FROM velt_add_users('tlsco', test_users('t1'));
+RESET velt.ca_file;
+RESET velt.base_url;
+
+-- a host that does not resolve: class 08, not retried forever
+SET velt.base_url = 'http://velt-test.invalid';
+SET velt.connect_timeout_ms = 3000;
+-- (08001 when the resolver answers at once, 08006 if it times out)
+SELECT state LIKE '08%' AS class_08, message ~ 'resolve|Resolv|timed out|Timeout' AS could_not_resolve, detail
+FROM try($$SELECT * FROM velt_add_users('acme', test_users('e1'))$$);
+RESET velt.connect_timeout_ms;
+RESET velt.base_url;

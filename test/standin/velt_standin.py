@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -2300,6 +2301,8 @@ def parse_arguments(argv):
     parser.add_argument("--openapi", default=DEFAULT_OPENAPI,
                         help="Velt's OpenAPI spec (default: %(default)s)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
     return parser.parse_args(argv)
 
 
@@ -2308,6 +2311,13 @@ def main(argv=None):
     validators = build_validators(load_openapi(arguments.openapi))
     standin = StandIn(arguments.api_key, arguments.auth_token, validators)
     server = StandInHTTPServer((arguments.host, arguments.port), standin, arguments.verbose)
+    if arguments.tls_cert:
+        # HTTPS for TLS tests; the handshake runs in the handler thread, so a
+        # client that rejects the certificate cannot stall the accept loop
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(arguments.tls_cert, arguments.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True,
+                                            do_handshake_on_connect=False)
 
     # Signal handlers only raise a flag: setting an Event from a handler could deadlock on
     # the Event's own lock if the signal lands while the main thread holds it.
