@@ -116,3 +116,11 @@ SELECT state LIKE '08%' AS class_08, message ~ 'resolve|Resolv|timed out|Timeout
 FROM try($$SELECT * FROM velt_add_users('acme', test_users('e1'))$$);
 RESET velt.connect_timeout_ms;
 RESET velt.base_url;
+
+-- large answers: 50 MB is read (Velt said nothing per ID: NULL rows);
+-- beyond 64 MB the transfer stops with 54000, and the backend carries on
+SELECT standin_fault('{"body_bytes": 50000000}');
+SELECT id, success, message FROM velt_add_users('acme', test_users('big1'));
+SELECT standin_fault('{"body_bytes": 70000000}');
+SELECT state, message, hint FROM add_one();
+SELECT id, success FROM velt_add_users('acme', test_users('after-big'));

@@ -28,8 +28,15 @@ END $$;
 CREATE FUNCTION standin_reset() RETURNS void LANGUAGE sql SECURITY DEFINER
 AS $$ SELECT standin('POST', 'reset') $$;
 
-CREATE FUNCTION standin_fault(fault jsonb) RETURNS void LANGUAGE sql SECURITY DEFINER
-AS $$ SELECT standin('POST', 'fault', fault) $$;
+-- a fault the stand-in refuses must fail the test, not pass unnoticed
+CREATE FUNCTION standin_fault(fault jsonb) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+	answer jsonb := standin('POST', 'fault', fault);
+BEGIN
+	IF answer->>'ok' IS DISTINCT FROM 'true' THEN
+		RAISE EXCEPTION 'the stand-in refused the fault %: %', fault, answer;
+	END IF;
+END $$;
 
 CREATE FUNCTION standin_state() RETURNS jsonb LANGUAGE sql SECURITY DEFINER
 AS $$ SELECT standin('GET', 'state')->'organizations' $$;

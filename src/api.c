@@ -214,6 +214,8 @@ exchange_hint(const VeltExchange *ex, int batch)
 			appendStringInfoString(&s, "Check Velt's TLS certificate, or point velt.ca_file at the CA that signed it. ");
 		else if (ex->http.failure == VELT_TRANSPORT_SETUP)
 			appendStringInfoString(&s, "Check velt.base_url. ");
+		else if (ex->http.failure == VELT_TRANSPORT_TOO_LARGE)
+			appendStringInfoString(&s, "Velt's answers are far smaller; check that velt.base_url points at Velt. ");
 		else if (ex->http.failure == VELT_TRANSPORT_TIMEOUT)
 			appendStringInfoString(&s, "Raise velt.timeout_ms or velt.connect_timeout_ms if Velt is slow. ");
 		else

@@ -1768,7 +1768,7 @@ def logged_body(raw):
 FAULT_FIELDS = {
     "count": int, "path_contains": str, "status": int, "error_status": str, "message": str,
     "retry_after": (str, int), "body": str, "content_type": str, "delay_ms": (int, float),
-    "drop": bool, "truncate": bool,
+    "drop": bool, "truncate": bool, "body_bytes": int,
 }
 
 
@@ -1817,7 +1817,8 @@ def parse_fault(raw):
         if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise FaultError("fault field %s has the wrong type" % key)
     if not (fault_answers(fault) or fault.get("delay_ms")):
-        raise FaultError("a fault needs one of: status, body, delay_ms > 0, drop, truncate")
+        raise FaultError("a fault needs one of: status, body, body_bytes, delay_ms > 0, drop, "
+                         "truncate")
     fault.setdefault("count", 1)
     if fault["count"] < 1:
         raise FaultError("count must be at least 1")
@@ -1834,7 +1835,8 @@ def parse_fault(raw):
 
 def fault_answers(fault):
     """Whether the fault replaces the normal answer (a pure delay does not)."""
-    return "status" in fault or "body" in fault or fault.get("drop") or fault.get("truncate")
+    return ("status" in fault or "body" in fault or "body_bytes" in fault or fault.get("drop")
+            or fault.get("truncate"))
 
 
 def fault_response(fault):
@@ -1842,6 +1844,11 @@ def fault_response(fault):
     if "body" in fault:
         return (fault.get("status", 200), fault["body"].encode("utf-8"),
                 fault.get("content_type", "application/json"))
+    if "body_bytes" in fault:
+        # a large but valid success envelope: an empty result map padded to the size
+        head, tail = b'{"result":{"status":"success","data":{},"padding":"', b'"}}'
+        filler = max(fault["body_bytes"] - len(head) - len(tail), 0)
+        return fault.get("status", 200), head + b"x" * filler + tail, "application/json"
     if "status" in fault:
         status = fault["status"]
         envelope = {"error": {
