@@ -51,85 +51,84 @@ velt_build_install() {
 	as_root make -C "$VELT_ROOT" -s PG_CONFIG="$pg_config" install >/dev/null
 }
 
-# Starts the stand-in on a free port; sets VELT_STANDIN_PID and
-# VELT_STANDIN_URL.  Waits at most 15 s for it to listen.
-velt_start_standin() {
-	local port_file i
+# Waits (at most 15 s) for a server started in the background with pid $1
+# to write its port to file $2; prints the port.
+wait_for_port() {
+	local pid=$1 port_file=$2 i
+	for i in $(seq 1 150); do
+		[ -s "$port_file" ] && { cat "$port_file"; return 0; }
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# Starts a stand-in on a free port, with any extra arguments; prints
+# "pid port" or fails.
+start_standin_process() {
+	local port_file port
 	port_file=$(mktemp)
 	rm -f "$port_file"
 	"$VELT_PYTHON" "$VELT_ROOT/test/standin/velt_standin.py" --port 0 \
 		--port-file "$port_file" --api-key "$VELT_TEST_API_KEY" \
-		--auth-token "$VELT_TEST_AUTH_TOKEN" --openapi "$VELT_OPENAPI" >/dev/null &
-	VELT_STANDIN_PID=$!
-	for i in $(seq 1 150); do
-		[ -s "$port_file" ] && break
-		kill -0 "$VELT_STANDIN_PID" 2>/dev/null || { log "stand-in failed to start"; return 1; }
-		sleep 0.1
-	done
-	[ -s "$port_file" ] || { log "stand-in did not start within 15 s"; return 1; }
-	VELT_STANDIN_URL="http://127.0.0.1:$(cat "$port_file")"
+		--auth-token "$VELT_TEST_AUTH_TOKEN" --openapi "$VELT_OPENAPI" "$@" >/dev/null &
+	port=$(wait_for_port $! "$port_file") || return 1
 	rm -f "$port_file"
+	echo "$! $port"
+}
+
+# Starts the stand-in; sets VELT_STANDIN_PID and VELT_STANDIN_URL.
+velt_start_standin() {
+	local started
+	started=$(start_standin_process) || { log "stand-in did not start within 15 s"; return 1; }
+	VELT_STANDIN_PID=${started% *}
+	VELT_STANDIN_URL="http://127.0.0.1:${started#* }"
 	log "stand-in listening at $VELT_STANDIN_URL"
 }
 
-# Starts a port where connecting hangs (test/blackhole.py) for the
-# connect-timeout test; sets VELT_BLACKHOLE_PID and VELT_BLACKHOLE_URL.
-velt_start_blackhole() {
-	local port_file i
-	port_file=$(mktemp)
-	rm -f "$port_file"
-	"$VELT_PYTHON" "$VELT_ROOT/test/blackhole.py" --port-file "$port_file" >/dev/null &
-	VELT_BLACKHOLE_PID=$!
-	for i in $(seq 1 100); do
-		[ -s "$port_file" ] && break
-		sleep 0.1
-	done
-	[ -s "$port_file" ] || { log "blackhole port did not start"; return 1; }
-	VELT_BLACKHOLE_URL="http://127.0.0.1:$(cat "$port_file")"
-	rm -f "$port_file"
-}
-
 # A second stand-in that serves HTTPS with a fresh self-signed certificate
-# for 127.0.0.1; sets VELT_TLS_URL and VELT_TLS_CA (readable by the server).
+# for 127.0.0.1; sets VELT_TLS_PID, VELT_TLS_URL and VELT_TLS_CA (readable
+# by the server).
 velt_start_tls_standin() {
-	local dir port_file i
+	local dir started
 	dir=$(mktemp -d)
 	chmod 755 "$dir"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 		-addext subjectAltName=IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" \
 		>/dev/null 2>&1 || { log "could not make a test certificate"; return 1; }
 	chmod 644 "$dir/cert.pem"
-	port_file="$dir/port"
-	"$VELT_PYTHON" "$VELT_ROOT/test/standin/velt_standin.py" --port 0 \
-		--port-file "$port_file" --api-key "$VELT_TEST_API_KEY" \
-		--auth-token "$VELT_TEST_AUTH_TOKEN" --openapi "$VELT_OPENAPI" \
-		--tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem" >/dev/null &
-	VELT_TLS_PID=$!
-	for i in $(seq 1 150); do
-		[ -s "$port_file" ] && break
-		sleep 0.1
-	done
-	[ -s "$port_file" ] || { log "TLS stand-in did not start"; return 1; }
-	VELT_TLS_URL="https://127.0.0.1:$(cat "$port_file")"
+	started=$(start_standin_process --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem") ||
+		{ log "TLS stand-in did not start"; return 1; }
+	VELT_TLS_PID=${started% *}
+	VELT_TLS_URL="https://127.0.0.1:${started#* }"
 	VELT_TLS_CA="$dir/cert.pem"
 }
 
+# Starts a port where connecting hangs (test/blackhole.py) for the
+# connect-timeout test; sets VELT_BLACKHOLE_PID and VELT_BLACKHOLE_URL.
+velt_start_blackhole() {
+	local port_file port
+	port_file=$(mktemp)
+	rm -f "$port_file"
+	"$VELT_PYTHON" "$VELT_ROOT/test/blackhole.py" --port-file "$port_file" >/dev/null &
+	VELT_BLACKHOLE_PID=$!
+	port=$(wait_for_port "$VELT_BLACKHOLE_PID" "$port_file") ||
+		{ log "blackhole port did not start"; return 1; }
+	rm -f "$port_file"
+	VELT_BLACKHOLE_URL="http://127.0.0.1:$port"
+}
+
+stop_process() {
+	[ -n "${1:-}" ] || return 0
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
 velt_stop_standin() {
-	if [ -n "${VELT_STANDIN_PID:-}" ]; then
-		kill "$VELT_STANDIN_PID" 2>/dev/null
-		wait "$VELT_STANDIN_PID" 2>/dev/null
-		VELT_STANDIN_PID=
-	fi
-	if [ -n "${VELT_TLS_PID:-}" ]; then
-		kill "$VELT_TLS_PID" 2>/dev/null
-		wait "$VELT_TLS_PID" 2>/dev/null
-		VELT_TLS_PID=
-	fi
-	if [ -n "${VELT_BLACKHOLE_PID:-}" ]; then
-		kill "$VELT_BLACKHOLE_PID" 2>/dev/null
-		wait "$VELT_BLACKHOLE_PID" 2>/dev/null
-		VELT_BLACKHOLE_PID=
-	fi
+	stop_process "${VELT_STANDIN_PID:-}"
+	stop_process "${VELT_TLS_PID:-}"
+	stop_process "${VELT_BLACKHOLE_PID:-}"
+	VELT_STANDIN_PID= VELT_TLS_PID= VELT_BLACKHOLE_PID=
 }
 
 # Runs a command inside a throwaway cluster configured for the stand-in.
