@@ -19,6 +19,7 @@
 #include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "storage/latch.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/wait_event.h"
 
@@ -301,14 +302,12 @@ velt_raise_exchange_error(const VeltExchange *ex, int batch, int nbatches)
 	elog(ERROR, "velt_raise_exchange_error called for a successful exchange");
 }
 
-/* {"data": {fixed members..., items_key: items[first .. first+count)}} */
+/* The call's "data" for items [first .. first+count): fixed members, then the items. */
 static json_object *
-build_body(const VeltCall *call, int first, int count)
+build_data(const VeltCall *call, int first, int count)
 {
-	json_object *root = velt_jsonc_owned(checked(json_object_new_object()));
-	json_object *data = checked(json_object_new_object());
+	json_object *data = velt_jsonc_owned(checked(json_object_new_object()));
 
-	json_object_object_add(root, "data", data);
 	{
 		/* the foreach macro declares its own variables */
 		json_object_object_foreach(call->fixed, key, value)
@@ -325,15 +324,38 @@ build_body(const VeltCall *call, int first, int count)
 			json_object_array_add(slice,
 								  json_object_get(json_object_array_get_idx(call->items, first + i)));
 	}
-	return root;
+	return data;
 }
 
-/* jsonb refuses \u0000; such an answer must fail before any row is made. */
-static bool
-storable_as_jsonb(json_object *item)
+void
+velt_post_data(const char *endpoint_path, json_object *data, int max_retries,
+			   VeltExchange *ex)
 {
-	size_t		len;
-	const char *text = velt_jsonc_text(item, &len);
+	json_object *root = velt_jsonc_owned(checked(json_object_new_object()));
+	size_t		body_len;
+	const char *body_text;
+
+	json_object_object_add(root, "data", json_object_get(data));
+	body_text = velt_jsonc_text(root, &body_len);
+	velt_exchange(endpoint_path, body_text, body_len, max_retries, ex);
+}
+
+json_object *
+velt_items_in_error_details(const VeltEndpoint *ep, const VeltExchange *ex,
+							json_type shape)
+{
+	if (ep->items_in_error_details && ex->kind == VELT_ANSWER_ERROR &&
+		ex->http.status == 500 && ex->envelope.kind == VELT_ENVELOPE_ERROR &&
+		ex->envelope.error_status && strcmp(ex->envelope.error_status, "INTERNAL") == 0 &&
+		ex->envelope.details != NULL && json_object_is_type(ex->envelope.details, shape))
+		return ex->envelope.details;
+	return NULL;
+}
+
+/* jsonb refuses \u0000: true if the JSON text has it as an escape. */
+static bool
+has_nul_escape(const char *text)
+{
 	const char *p;
 
 	/* "\u0000" that is an escape, not an escaped backslash before "u0000" */
@@ -348,23 +370,67 @@ storable_as_jsonb(json_object *item)
 			q--;
 		}
 		if (backslashes % 2 == 0)
-			return false;
+			return true;
 	}
+	return false;
+}
+
+/*
+ * Reads one ID's outcome into *result, the item converted to jsonb once.
+ * Returns false, with the reason in ex, when it is not shaped as documented.
+ */
+static bool
+prepare_result(VeltExchange *ex, int index, const char *id, VeltItemResult *result)
+{
+	VeltItemOutcome outcome;
+	char		reason[128];
+
+	memset(result, 0, sizeof(*result));
+	result->index = index;
+	result->id = id;
+	if (!velt_item_outcome(ex->envelope.data, id, &outcome, reason, sizeof(reason)))
+	{
+		snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
+				 "the result for ID \"%s\" is invalid: %s", id, reason);
+		return false;
+	}
+	if (!outcome.present)
+	{
+		result->success = -1;
+		result->message = "Velt returned no result for this ID";
+		result->result_isnull = true;
+		return true;
+	}
+	{
+		size_t		len;
+		const char *text = velt_jsonc_text(outcome.item, &len);
+
+		if (has_nul_escape(text))
+		{
+			snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
+					 "the result for ID \"%s\" contains a NUL character", id);
+			return false;
+		}
+		result->result = DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+	}
+	result->success = outcome.success;
+	result->velt_id = outcome.velt_id;
+	result->message = outcome.message;
 	return true;
 }
 
 /*
- * Checks that every ID's result is shaped as documented, so that handing
- * them out afterwards cannot fail half-way.
+ * Reads every ID's outcome before handing any out, so that a malformed
+ * answer fails as a whole.  Sets *results and *n.
  */
 static bool
-answer_is_well_formed(const VeltCall *call, VeltExchange *ex, int first, int count)
+prepare_results(const VeltCall *call, VeltExchange *ex, int first, int count,
+				VeltItemResult **results, int *n)
 {
 	json_object *data = ex->envelope.data;
-	VeltItemOutcome outcome;
-	char		reason[128];
 	int			i;
 
+	*n = 0;
 	if (data != NULL && !json_object_is_type(data, json_type_object))
 	{
 		snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
@@ -374,114 +440,56 @@ answer_is_well_formed(const VeltCall *call, VeltExchange *ex, int first, int cou
 	}
 	if (call->items == NULL)
 	{
+		/* no IDs were sent (delete_all): every ID Velt names */
+		*results = palloc(sizeof(VeltItemResult) * Max(data ? json_object_object_length(data) : 0, 1));
 		if (data != NULL)
 		{
 			json_object_object_foreach(data, key, value)
 			{
 				(void) value;
-				if (!velt_item_outcome(data, key, &outcome, reason, sizeof(reason)))
-				{
-					snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
-							 "the result for ID \"%s\" is invalid: %s", key, reason);
+				if (!prepare_result(ex, *n, key, &(*results)[*n]))
 					return false;
-				}
+				(*n)++;
 			}
 		}
 		return true;
 	}
+	*results = palloc(sizeof(VeltItemResult) * Max(count, 1));
 	for (i = first; i < first + count; i++)
 	{
-		if (!velt_item_outcome(data, call->ids[i], &outcome, reason, sizeof(reason)))
-		{
-			snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
-					 "the result for ID \"%s\" is invalid: %s", call->ids[i], reason);
+		if (!prepare_result(ex, i, call->ids[i], &(*results)[*n]))
 			return false;
-		}
-		if (outcome.item && !storable_as_jsonb(outcome.item))
-		{
-			snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
-					 "the result for ID \"%s\" contains a NUL character", call->ids[i]);
-			return false;
-		}
+		(*n)++;
 	}
 	return true;
-}
-
-static void
-emit_result(const VeltExchange *ex, int index, const char *id,
-			VeltResultSink sink, void *sink_arg)
-{
-	VeltItemOutcome outcome;
-	VeltItemResult result;
-	char		reason[128];
-
-	/* answer_is_well_formed has vouched for every ID */
-	(void) velt_item_outcome(ex->envelope.data, id, &outcome, reason, sizeof(reason));
-
-	memset(&result, 0, sizeof(result));
-	result.index = index;
-	result.id = id;
-	if (!outcome.present)
-	{
-		result.success = -1;
-		result.message = "Velt returned no result for this ID";
-		result.result_isnull = true;
-	}
-	else
-	{
-		result.success = outcome.success;
-		result.velt_id = outcome.velt_id;
-		result.message = outcome.message;
-		result.result = velt_jsonc_to_jsonb(outcome.item);
-	}
-	sink(sink_arg, &result);
 }
 
 bool
 velt_send_items(const VeltCall *call, int first, int count, int max_retries,
 				VeltExchange *ex, VeltResultSink sink, void *sink_arg)
 {
-	json_object *body = build_body(call, first, count);
-	size_t		body_len;
-	const char *body_text = velt_jsonc_text(body, &body_len);
+	json_object *details;
+	VeltItemResult *results;
+	int			n;
 	int			i;
 
-	velt_exchange(call->endpoint->path, body_text, body_len, max_retries, ex);
-	if (ex->kind == VELT_ANSWER_ERROR && call->endpoint->items_in_error_details &&
-		ex->http.status == 500 && ex->envelope.kind == VELT_ENVELOPE_ERROR &&
-		ex->envelope.error_status && strcmp(ex->envelope.error_status, "INTERNAL") == 0 &&
-		ex->envelope.details != NULL &&
-		json_object_is_type(ex->envelope.details, json_type_object))
+	velt_post_data(call->endpoint->path, build_data(call, first, count), max_retries, ex);
+	details = velt_items_in_error_details(call->endpoint, ex, json_type_object);
+	if (details)
 	{
 		/* a partly failed batch: every item's outcome is in the details */
-		ex->envelope.data = ex->envelope.details;
+		ex->envelope.data = details;
 		ex->kind = VELT_ANSWER_OK;
 	}
 	if (ex->kind != VELT_ANSWER_OK)
 		return false;
-	if (!answer_is_well_formed(call, ex, first, count))
+	if (!prepare_results(call, ex, first, count, &results, &n))
 	{
 		ex->kind = VELT_ANSWER_MALFORMED;
 		return false;
 	}
-
-	if (call->items == NULL)
-	{
-		/* no IDs were sent (delete_all): report every ID Velt names */
-		if (ex->envelope.data != NULL)
-		{
-			int			index = 0;
-
-			json_object_object_foreach(ex->envelope.data, key, value)
-			{
-				(void) value;
-				emit_result(ex, index++, key, sink, sink_arg);
-			}
-		}
-		return true;
-	}
-	for (i = first; i < first + count; i++)
-		emit_result(ex, i, call->ids[i], sink, sink_arg);
+	for (i = 0; i < n; i++)
+		sink(sink_arg, &results[i]);
 	return true;
 }
 
@@ -518,13 +526,7 @@ velt_call_execute(const VeltCall *call, VeltResultSink sink, void *sink_arg)
 json_object *
 velt_call_result(const char *endpoint_path, json_object *data, VeltExchange *ex)
 {
-	json_object *root = velt_jsonc_owned(checked(json_object_new_object()));
-	size_t		body_len;
-	const char *body_text;
-
-	json_object_object_add(root, "data", json_object_get(data));
-	body_text = velt_jsonc_text(root, &body_len);
-	velt_exchange(endpoint_path, body_text, body_len, velt_max_retries, ex);
+	velt_post_data(endpoint_path, data, velt_max_retries, ex);
 	if (ex->kind != VELT_ANSWER_OK)
 		velt_raise_exchange_error(ex, 1, 1);
 	return ex->envelope.result;

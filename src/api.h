@@ -60,6 +60,21 @@ extern long velt_backoff_ms(int attempt, double base_ms, int cap_ms,
 							long retry_after_s);
 
 /*
+ * Sends {"data": data} to the endpoint path (see velt_exchange).
+ */
+extern void velt_post_data(const char *endpoint_path, json_object *data,
+						   int max_retries, VeltExchange *ex);
+
+/*
+ * v2 documents answer a partly failed request with HTTP 500 INTERNAL and
+ * the items in error.details; for an endpoint marked so in the catalog,
+ * returns those details when they have the given JSON type, else NULL.
+ */
+extern json_object *velt_items_in_error_details(const VeltEndpoint *ep,
+												const VeltExchange *ex,
+												json_type shape);
+
+/*
  * Sends body to the endpoint path under the configured base URL and API
  * version, retrying what is worth retrying.  Raises no error for a failed
  * exchange: ex->kind says what happened.

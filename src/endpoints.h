@@ -31,12 +31,6 @@ typedef enum VeltArgRole
 	VELT_ARG_OPTIONS			/* jsonb object merged into data */
 } VeltArgRole;
 
-/* A typed column of a read, taken from a field of each returned object. */
-typedef struct VeltReadColumn
-{
-	const char *field;			/* JSON field of the object */
-} VeltReadColumn;
-
 #define VELT_MAX_READ_COLUMNS 8
 
 #define VELT_MAX_ARGS 8

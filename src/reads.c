@@ -98,25 +98,18 @@ put_row(ReturnSetInfo *rsinfo, const VeltEndpoint *ep, json_object *object)
 static json_object *
 read_page(const VeltEndpoint *ep, json_object *data, VeltExchange *ex, json_object **rows)
 {
-	json_object *root = velt_jsonc_owned(json_object_new_object());
-	size_t		body_len;
-	const char *body_text;
+	json_object *details;
 
-	json_object_object_add(root, "data", json_object_get(data));
-	body_text = velt_jsonc_text(root, &body_len);
-	velt_exchange(ep->path, body_text, body_len, velt_max_retries, ex);
-
-	if (ex->kind == VELT_ANSWER_ERROR && ep->items_in_error_details &&
-		ex->http.status == 500 && ex->envelope.kind == VELT_ENVELOPE_ERROR &&
-		ex->envelope.error_status && strcmp(ex->envelope.error_status, "INTERNAL") == 0 &&
-		ex->envelope.details && json_object_is_type(ex->envelope.details, json_type_array))
+	velt_post_data(ep->path, data, velt_max_retries, ex);
+	details = velt_items_in_error_details(ep, ex, json_type_array);
+	if (details)
 	{
 		json_object *found = velt_jsonc_owned(json_object_new_array());
 		size_t		i;
 
-		for (i = 0; i < json_object_array_length(ex->envelope.details); i++)
+		for (i = 0; i < json_object_array_length(details); i++)
 		{
-			json_object *item = json_object_array_get_idx(ex->envelope.details, i);
+			json_object *item = json_object_array_get_idx(details, i);
 			json_object *success;
 
 			if (json_object_is_type(item, json_type_object) &&
@@ -127,7 +120,7 @@ read_page(const VeltEndpoint *ep, json_object *data, VeltExchange *ex, json_obje
 			json_object_array_add(found, json_object_get(item));
 		}
 		*rows = found;
-		return root;			/* no page token in an error answer */
+		return ex->envelope.root;	/* no page token in an error answer */
 	}
 	if (ex->kind != VELT_ANSWER_OK)
 		velt_raise_exchange_error(ex, 1, 1);

@@ -106,6 +106,8 @@ column_of(Relation rel, Jsonb *mapping, const char *key, const char **name_out)
 	return attnum;
 }
 
+static SPIPlanPtr mapping_plan = NULL;
+
 /* Reads and checks the trigger's key=column arguments. */
 static void
 read_column_map(TriggerData *td, ColumnMap *map)
@@ -122,10 +124,18 @@ read_column_map(TriggerData *td, ColumnMap *map)
 		args[i] = CStringGetTextDatum(trigger->tgargs[i]);
 	values[0] = ObjectIdGetDatum(RelationGetRelid(td->tg_relation));
 	values[1] = PointerGetDatum(construct_array(args, trigger->tgnargs, TEXTOID, -1, false, TYPALIGN_INT));
-	if (SPI_execute_with_args("SELECT velt.trigger_columns('velt_users_trigger', $1, $2, "
-							  "ARRAY['organization', 'user_id'], "
-							  "ARRAY['name', 'email', 'document', 'folder', 'photo_url', 'role'])",
-							  2, types, values, NULL, false, 1) != SPI_OK_SELECT ||
+	/* prepared once per backend: a row-level trigger fires per row */
+	if (mapping_plan == NULL)
+	{
+		mapping_plan = SPI_prepare("SELECT velt.trigger_columns('velt_users_trigger', $1, $2, "
+								   "ARRAY['organization', 'user_id'], "
+								   "ARRAY['name', 'email', 'document', 'folder', 'photo_url', 'role'])",
+								   2, types);
+		if (mapping_plan == NULL)
+			elog(ERROR, "velt_users_trigger: could not plan reading its arguments");
+		SPI_keepplan(mapping_plan);
+	}
+	if (SPI_execute_plan(mapping_plan, values, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "velt_users_trigger: could not read its arguments");
 	mapping = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
