@@ -237,3 +237,14 @@ SELECT make_due();
 SELECT * FROM drain();
 SELECT seq, status, body->'data'->'users'->0->>'userId' AS user_id FROM standin_requests() ORDER BY seq;
 RESET velt.batch_size;
+
+-- velt.outbox_retry_max_delay_ms caps the backoff (without a Retry-After):
+-- at 0 the retry is due at once, so the same drain's next round sends it
+SELECT standin_reset();
+SET velt.outbox_retry_max_delay_ms = 0;
+SELECT standin_fault('{"status": 503}');
+SELECT velt_enqueue_add_users('cap', test_users('cap1')) AS op \gset
+SELECT * FROM drain();
+SELECT count(*) AS left_over FROM velt.outbox WHERE id = :op;
+SELECT status FROM standin_requests() ORDER BY seq;
+RESET velt.outbox_retry_max_delay_ms;
