@@ -40,9 +40,17 @@ SELECT * FROM try($$SELECT * FROM velt_delete_users_from_group('o', 'g')$$);
 SELECT * FROM try($$SELECT * FROM velt_delete_users_from_group('o', 'g', ARRAY['a'], delete_all => true)$$);
 SELECT * FROM try($$SELECT * FROM velt_delete_users_from_group('o', 'g', ARRAY['a', 'a'])$$);
 
--- deeply nested user data beyond the JSON depth limit
+-- deeply nested user data beyond the JSON depth limit (256 levels counted
+-- from the argument: users is 1, a user 2, so 255 arrays inside a user are
+-- one too many), and the same limit for options and velt_request's data
+SELECT * FROM try(format($$SELECT * FROM velt_add_users('o', '[{"userId": "a", "x": %s1%s}]')$$,
+						 repeat('[', 255), repeat(']', 255)));
 SELECT * FROM try(format($$SELECT * FROM velt_add_users('o', '[{"userId": "a", "x": %s1%s}]')$$,
 						 repeat('[', 300), repeat(']', 300)));
+SELECT * FROM try(format($$SELECT * FROM velt_add_users('o', '[{"userId": "a"}]', options => '{"x": %s1%s}')$$,
+						 repeat('[', 256), repeat(']', 256)));
+SELECT * FROM try(format($$SELECT velt_request('users/add', '{"x": %s1%s}')$$,
+						 repeat('[', 256), repeat(']', 256)));
 
 -- none of the above reached Velt
 SELECT standin_stats()->'requests' AS requests_sent;

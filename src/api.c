@@ -314,15 +314,14 @@ build_data(const VeltCall *call, int first, int count)
 			json_object_object_add(data, key, json_object_get(value));
 	}
 
-	if (call->items != NULL)
+	if (velt_call_has_items(call))
 	{
 		json_object *slice = checked(json_object_new_array_ext(count));
 		int			i;
 
 		json_object_object_add(data, call->endpoint->items_key, slice);
 		for (i = 0; i < count; i++)
-			json_object_array_add(slice,
-								  json_object_get(json_object_array_get_idx(call->items, first + i)));
+			velt_call_append_item(call, first + i, slice);
 	}
 	return data;
 }
@@ -352,29 +351,6 @@ velt_items_in_error_details(const VeltEndpoint *ep, const VeltExchange *ex,
 	return NULL;
 }
 
-/* jsonb refuses \u0000: true if the JSON text has it as an escape. */
-static bool
-has_nul_escape(const char *text)
-{
-	const char *p;
-
-	/* "\u0000" that is an escape, not an escaped backslash before "u0000" */
-	for (p = strstr(text, "\\u0000"); p; p = strstr(p + 1, "\\u0000"))
-	{
-		int			backslashes = 0;
-		const char *q = p;
-
-		while (q > text && q[-1] == '\\')
-		{
-			backslashes++;
-			q--;
-		}
-		if (backslashes % 2 == 0)
-			return true;
-	}
-	return false;
-}
-
 /*
  * Reads one ID's outcome into *result, the item converted to jsonb once.
  * Returns false, with the reason in ex, when it is not shaped as documented.
@@ -401,17 +377,11 @@ prepare_result(VeltExchange *ex, int index, const char *id, VeltItemResult *resu
 		result->result_isnull = true;
 		return true;
 	}
+	if (!velt_jsonc_to_jsonb_checked(outcome.item, &result->result))
 	{
-		size_t		len;
-		const char *text = velt_jsonc_text(outcome.item, &len);
-
-		if (has_nul_escape(text))
-		{
-			snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
-					 "the result for ID \"%s\" contains a NUL character", id);
-			return false;
-		}
-		result->result = DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+		snprintf(ex->malformed_reason, sizeof(ex->malformed_reason),
+				 "the result for ID \"%s\" contains a NUL character", id);
+		return false;
 	}
 	result->success = outcome.success;
 	result->velt_id = outcome.velt_id;
@@ -438,7 +408,7 @@ prepare_results(const VeltCall *call, VeltExchange *ex, int first, int count,
 				 json_type_to_name(json_object_get_type(data)));
 		return false;
 	}
-	if (call->items == NULL)
+	if (!velt_call_has_items(call))
 	{
 		/* no IDs were sent (delete_all): every ID Velt names */
 		*results = palloc(sizeof(VeltItemResult) * Max(data ? json_object_object_length(data) : 0, 1));
@@ -503,13 +473,13 @@ velt_call_execute(const VeltCall *call, VeltResultSink sink, void *sink_arg)
 
 	velt_require_credentials();
 
-	nbatches = call->items ? (call->nitems + batch_size - 1) / batch_size : 1;
+	nbatches = velt_call_has_items(call) ? (call->nitems + batch_size - 1) / batch_size : 1;
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "velt batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	for (batch = 0; batch < nbatches; batch++)
 	{
 		int			first = batch * batch_size;
-		int			count = call->items ? Min(batch_size, call->nitems - first) : 0;
+		int			count = velt_call_has_items(call) ? Min(batch_size, call->nitems - first) : 0;
 		MemoryContext old = MemoryContextSwitchTo(batch_cxt);
 		VeltExchange ex;
 

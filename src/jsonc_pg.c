@@ -15,8 +15,10 @@
 #include "json_c.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 #include "envelope.h"
 #include "jsonc_pg.h"
@@ -60,22 +62,196 @@ velt_jsonc_owned(json_object *obj)
 	return obj;
 }
 
+/* A json-c object for a jsonb scalar. */
+static json_object *
+scalar_to_jsonc(const JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return json_object_new_null();
+		case jbvBool:
+			return json_object_new_boolean(v->val.boolean);
+		case jbvString:
+			return json_object_new_string_len(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			{
+				char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
+																		NumericGetDatum(v->val.numeric)));
+				json_object *num;
+				char	   *end;
+				long long	integer;
+
+				/* integers that fit stay integers; anything else keeps its exact text */
+				errno = 0;
+				integer = strtoll(text, &end, 10);
+				if (*end == '\0' && errno == 0)
+					num = json_object_new_int64(integer);
+				else
+					num = json_object_new_double_s(strtod(text, NULL), text);
+				pfree(text);
+				return num;
+			}
+		default:
+			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+	}
+	return NULL;				/* keep the compiler quiet */
+}
+
+static void
+raise_out_of_memory(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("out of memory converting JSON")));
+}
+
+/*
+ * Fills the empty json-c array or object into with the members of
+ * container c.  Each child is attached
+ * before it is filled, so the caller's owned root reaches everything built
+ * so far if an error interrupts.
+ */
+static void
+fill_from_container(json_object *into, JsonbContainer *c)
+{
+	JsonbIterator *it = JsonbIteratorInit(c);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	char	   *key = NULL;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		json_object *child;
+
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok != WJB_VALUE && tok != WJB_ELEM)
+			continue;
+		if (v.type == jbvBinary)
+			child = JsonContainerIsObject(v.val.binary.data) ?
+				json_object_new_object() :
+				json_object_new_array_ext(JsonContainerSize(v.val.binary.data));
+		else
+			child = scalar_to_jsonc(&v);
+		if (child == NULL)
+			raise_out_of_memory();
+		if (tok == WJB_VALUE)
+		{
+			if (json_object_object_add(into, key, child) != 0)
+				raise_out_of_memory();
+			pfree(key);
+		}
+		else if (json_object_array_add(into, child) != 0)
+		{
+			json_object_put(child);
+			raise_out_of_memory();
+		}
+		if (v.type == jbvBinary)
+		{
+			check_stack_depth();
+			fill_from_container(child, v.val.binary.data);
+		}
+	}
+}
+
+/*
+ * A json-c copy of container c, owned by CurrentMemoryContext; built
+ * directly from the binary form (no text round trip).
+ */
+static json_object *
+container_to_jsonc(JsonbContainer *c)
+{
+	json_object *root;
+
+	if (JsonContainerIsScalar(c))
+	{
+		JsonbValue	v;
+
+		if (!JsonbExtractScalar(c, &v))
+			elog(ERROR, "malformed scalar jsonb");
+		root = scalar_to_jsonc(&v);
+		if (root == NULL)
+			raise_out_of_memory();
+		return velt_jsonc_owned(root);
+	}
+	root = JsonContainerIsObject(c) ? json_object_new_object() :
+		json_object_new_array_ext(JsonContainerSize(c));
+	if (root == NULL)
+		raise_out_of_memory();
+	velt_jsonc_owned(root);
+	fill_from_container(root, c);
+	return root;
+}
+
+int
+velt_jsonb_depth(JsonbContainer *c)
+{
+	JsonbIterator *it;
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	int			deepest = 0;
+
+	if (JsonContainerIsScalar(c))
+		return 0;
+	it = JsonbIteratorInit(c);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if ((tok == WJB_VALUE || tok == WJB_ELEM) && v.type == jbvBinary)
+		{
+			int			child;
+
+			check_stack_depth();
+			child = velt_jsonb_depth(v.val.binary.data);
+			deepest = Max(deepest, child);
+		}
+	}
+	return deepest + 1;
+}
+
+void
+velt_check_jsonb_depth(JsonbContainer *c, const char *what)
+{
+	if (velt_jsonb_depth(c) > VELT_JSON_MAX_DEPTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s cannot be sent to Velt: it is nested deeper than %d levels",
+						what, VELT_JSON_MAX_DEPTH)));
+}
+
 json_object *
 velt_jsonb_to_jsonc(Jsonb *jb, const char *what)
 {
-	char	   *text;
-	json_object *obj;
-	char		reason[160];
+	velt_check_jsonb_depth(&jb->root, what);
+	return container_to_jsonc(&jb->root);
+}
 
-	text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
-	obj = velt_json_parse(text, strlen(text), reason, sizeof(reason));
-	pfree(text);
+void
+velt_jsonb_element_append(json_object *array, Jsonb *jb, int index)
+{
+	JsonbValue *v = getIthJsonbValueFromContainer(&jb->root, (uint32) index);
+	json_object *obj;
+
+	if (v == NULL)
+		elog(ERROR, "jsonb array has no element %d", index);
+	if (v->type == jbvBinary)
+		obj = JsonContainerIsObject(v->val.binary.data) ? json_object_new_object() :
+			json_object_new_array_ext(JsonContainerSize(v->val.binary.data));
+	else
+		obj = scalar_to_jsonc(v);
 	if (obj == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s cannot be sent to Velt: %s", what, reason),
-				 errhint("Nesting deeper than %d levels is not accepted.", VELT_JSON_MAX_DEPTH)));
-	return velt_jsonc_owned(obj);
+		raise_out_of_memory();
+	if (json_object_array_add(array, obj) != 0)
+	{
+		json_object_put(obj);
+		raise_out_of_memory();
+	}
+	/* attached first, so the array's owner releases it if filling fails */
+	if (v->type == jbvBinary)
+		fill_from_container(obj, v->val.binary.data);
 }
 
 const char *
@@ -93,11 +269,119 @@ velt_jsonc_text(json_object *obj, size_t *len)
 	return text;
 }
 
+/*
+ * Pushes obj onto the jsonb being built, as a value of kind tok (WJB_VALUE
+ * or WJB_ELEM); *last is what the last push returned, which for the
+ * outermost container is the finished value.  Returns false if a string
+ * holds a NUL character, which jsonb cannot store.
+ */
+static bool
+push_jsonc(JsonbParseState **state, json_object *obj, JsonbIteratorToken tok,
+		   JsonbValue **last)
+{
+	JsonbValue	v;
+
+	switch (json_object_get_type(obj))
+	{
+		case json_type_null:
+			v.type = jbvNull;
+			break;
+		case json_type_boolean:
+			v.type = jbvBool;
+			v.val.boolean = json_object_get_boolean(obj);
+			break;
+		case json_type_int:
+			v.type = jbvNumeric;
+			v.val.numeric = int64_to_numeric(json_object_get_int64(obj));
+			break;
+		case json_type_double:
+			/* the number's own text: json-c keeps what Velt wrote */
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																CStringGetDatum(json_object_to_json_string(obj)),
+																ObjectIdGetDatum(InvalidOid),
+																Int32GetDatum(-1)));
+			break;
+		case json_type_string:
+			v.type = jbvString;
+			v.val.string.len = json_object_get_string_len(obj);
+			v.val.string.val = (char *) json_object_get_string(obj);
+			if (memchr(v.val.string.val, '\0', v.val.string.len) != NULL)
+				return false;
+			break;
+		case json_type_object:
+			check_stack_depth();
+			pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+			{
+				json_object_object_foreach(obj, key, value)
+				{
+					JsonbValue	k;
+
+					k.type = jbvString;
+					k.val.string.val = key;
+					k.val.string.len = strlen(key);
+					pushJsonbValue(state, WJB_KEY, &k);
+					if (!push_jsonc(state, value, WJB_VALUE, last))
+						return false;
+				}
+			}
+			*last = pushJsonbValue(state, WJB_END_OBJECT, NULL);
+			return true;
+		case json_type_array:
+			{
+				size_t		n = json_object_array_length(obj);
+				size_t		i;
+
+				check_stack_depth();
+				pushJsonbValue(state, WJB_BEGIN_ARRAY, NULL);
+				for (i = 0; i < n; i++)
+					if (!push_jsonc(state, json_object_array_get_idx(obj, i), WJB_ELEM, last))
+						return false;
+				*last = pushJsonbValue(state, WJB_END_ARRAY, NULL);
+				return true;
+			}
+	}
+	*last = pushJsonbValue(state, tok, &v);
+	return true;
+}
+
+bool
+velt_jsonc_to_jsonb_checked(json_object *obj, Datum *result)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *last = NULL;
+	json_type	type = json_object_get_type(obj);
+
+	if (type == json_type_object || type == json_type_array)
+	{
+		if (!push_jsonc(&state, obj, WJB_ELEM, &last))
+			return false;
+	}
+	else
+	{
+		/* jsonb stores a scalar as a one-element "raw scalar" array */
+		JsonbValue	array;
+
+		array.type = jbvArray;
+		array.val.array.rawScalar = true;
+		array.val.array.nElems = 1;
+		pushJsonbValue(&state, WJB_BEGIN_ARRAY, &array);
+		if (!push_jsonc(&state, obj, WJB_ELEM, &last))
+			return false;
+		last = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	}
+	*result = JsonbPGetDatum(JsonbValueToJsonb(last));
+	return true;
+}
+
 Datum
 velt_jsonc_to_jsonb(json_object *obj)
 {
-	size_t		len;
-	const char *text = velt_jsonc_text(obj, &len);
+	Datum		result;
 
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+	if (!velt_jsonc_to_jsonb_checked(obj, &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("JSON from Velt contains a NUL character (\\u0000), which jsonb cannot store")));
+	return result;
 }

@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "envelope.h"
 #include "jsonc_pg.h"
 #include "request.h"
 
@@ -103,15 +104,20 @@ optional_text(FunctionCallInfo fcinfo, int argno, const char *name)
 	return value;
 }
 
-/* A jsonb array of objects, each with a non-empty string ID field. */
+/*
+ * A jsonb array of objects, each with a non-empty string ID field.  The
+ * items stay jsonb (checked in place, converted to json-c a request at a
+ * time by velt_call_append_item).
+ */
 static void
 take_item_objects(FunctionCallInfo fcinfo, int argno, VeltCall *call)
 {
 	const VeltEndpoint *ep = call->endpoint;
 	const char *arg = ep->items_arg;
+	size_t		id_field_len = strlen(ep->id_field);
 	Jsonb	   *jb;
 	int		   *positions;
-	size_t		i;
+	int			i;
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -127,32 +133,52 @@ take_item_objects(FunctionCallInfo fcinfo, int argno, VeltCall *call)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", arg)));
 
-	call->items = velt_jsonb_to_jsonc(jb, arg);
 	call->items_jsonb = jb;
-	call->nitems = (int) json_object_array_length(call->items);
+	call->nitems = (int) JB_ROOT_COUNT(jb);
 	call->ids = palloc(sizeof(char *) * call->nitems);
 	positions = palloc(sizeof(int) * call->nitems);
 
-	for (i = 0; i < (size_t) call->nitems; i++)
+	for (i = 0; i < call->nitems; i++)
 	{
-		json_object *item = json_object_array_get_idx(call->items, i);
-		json_object *id;
+		JsonbValue *item = getIthJsonbValueFromContainer(&jb->root, (uint32) i);
+		JsonbValue *id;
 
-		if (!json_object_is_type(item, json_type_object))
+		if (item->type != jbvBinary || !JsonContainerIsObject(item->val.binary.data))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s[%zu] must be a JSON object", arg, i)));
-		if (!json_object_object_get_ex(item, ep->id_field, &id) ||
-			!json_object_is_type(id, json_type_string) ||
-			json_object_get_string_len(id) == 0)
+					 errmsg("%s[%d] must be a JSON object", arg, i)));
+		id = getKeyJsonValueFromContainer(item->val.binary.data, ep->id_field,
+										  id_field_len, NULL);
+		if (id == NULL || id->type != jbvString || id->val.string.len == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s[%zu] must have a non-empty string \"%s\"",
+					 errmsg("%s[%d] must have a non-empty string \"%s\"",
 							arg, i, ep->id_field)));
-		call->ids[i] = json_object_get_string(id);
-		positions[i] = (int) i;
+		/* the array is one level; its items may nest the rest */
+		if (velt_jsonb_depth(item->val.binary.data) + 1 > VELT_JSON_MAX_DEPTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s[%d] cannot be sent to Velt: %s would nest deeper than %d levels",
+							arg, i, arg, VELT_JSON_MAX_DEPTH)));
+		call->ids[i] = pnstrdup(id->val.string.val, id->val.string.len);
+		positions[i] = i;
 	}
 	reject_duplicate_ids(call, positions);
+}
+
+void
+velt_call_append_item(const VeltCall *call, int index, json_object *slice)
+{
+	if (call->items != NULL)
+	{
+		if (json_object_array_add(slice,
+								  json_object_get(json_object_array_get_idx(call->items, index))) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory building the request")));
+	}
+	else
+		velt_jsonb_element_append(slice, call->items_jsonb, index);
 }
 
 /* A one-dimensional text[] of non-NULL, non-empty IDs. */

@@ -26,13 +26,28 @@ typedef struct VeltCall
 {
 	const VeltEndpoint *endpoint;
 	json_object *fixed;			/* data members common to every batch */
-	json_object *items;			/* array of items; NULL for delete_all */
+	json_object *items;			/* array of items, or NULL: see items_jsonb */
 	const char **ids;			/* the ID of each item */
 	int			nitems;
 	Jsonb	   *items_jsonb;	/* the items as the caller passed them, when
-								 * they came as jsonb (saves re-encoding) */
+								 * they came as jsonb (then items is NULL);
+								 * neither is set for delete_all */
 	int			max_items;		/* reads: most rows wanted, 0 for all */
 } VeltCall;
+
+/* True if the call carries items (not for delete_all or an unfiltered read). */
+static inline bool
+velt_call_has_items(const VeltCall *call)
+{
+	return call->items != NULL || call->items_jsonb != NULL;
+}
+
+/*
+ * Appends item index to the json-c array slice.  Items that came as jsonb
+ * are converted here, one request's worth at a time, so a call with many
+ * items never holds them all as json-c objects.
+ */
+extern void velt_call_append_item(const VeltCall *call, int index, json_object *slice);
 
 /*
  * Validates the arguments of an endpoint's SQL function and builds the
