@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Inside the throwaway cluster (started by bench/run.sh): runs every
+# scenario RUNS times, side by side with the raw libcurl client, and prints
+# the tables.  Needs BENCH_CANNED_URL, BENCH_ECHO_URL, BENCH_CAPTURE_URL,
+# BENCH_DISTANT_URL, BENCH_NGINX_DIR, BENCH_RAW_CLIENT, RUNS, CALLS, BULK, ROWS, PER_ROW_ROWS, MEMORY_CALLS.
+set -euo pipefail
+db=velt_worker
+bodies="$BENCH_NGINX_DIR/bodies.log"
+answered="$BENCH_NGINX_DIR/answered.log"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+out="$work/results"
+: >"$out"
+
+q() { psql -XAtq -d $db -v ON_ERROR_STOP=1 "$@"; }
+raw() {
+	VELT_BENCH_API_KEY=$(q -c 'SHOW velt.api_key') VELT_BENCH_AUTH_TOKEN=$(q -c 'SHOW velt.auth_token') \
+		"$BENCH_RAW_CLIENT" "$@"
+}
+# "requests=N wall_ms=W cpu_ms=C connections=K" -> "W C"
+raw_times() { sed -E 's/.*wall_ms=([0-9.]+) cpu_ms=([0-9.]+).*/\1 \2/'; }
+note() { printf '==> %s\n' "$*" >&2; }
+
+psql -XAtq -c "CREATE DATABASE $db" >/dev/null
+q -f "$(dirname "$0")/bench.sql" >/dev/null
+batch=$(q -c 'SHOW velt.batch_size')
+
+note "capturing velt's request bodies for the raw client"
+: >"$bodies"
+q -c "SELECT bench_single_calls('$BENCH_CAPTURE_URL', 1)" >/dev/null
+cp "$bodies" "$work/single.bodies"
+: >"$bodies"
+q -c "SELECT bench_bulk('$BENCH_CAPTURE_URL', $BULK)" >/dev/null
+cp "$bodies" "$work/bulk.bodies"
+[ "$(wc -l <"$work/single.bodies")" -eq 1 ] || { note "expected 1 captured body"; exit 1; }
+[ "$(wc -l <"$work/bulk.bodies")" -eq $(((BULK + batch - 1) / batch)) ] ||
+	{ note "expected $(((BULK + batch - 1) / batch)) captured bodies"; exit 1; }
+
+note "warming up"
+q -c "SELECT bench_single_calls('$BENCH_CANNED_URL', 1000)" >/dev/null
+raw "$BENCH_CANNED_URL/v2/users/add" "$work/single.bodies" 1000 >/dev/null
+
+for run in $(seq 1 "$RUNS"); do
+	note "run $run of $RUNS: call overhead and bulk"
+	echo "single velt $(q -F ' ' -c "SELECT * FROM bench_single_calls('$BENCH_CANNED_URL', $CALLS)")" >>"$out"
+	echo "single raw $(raw "$BENCH_CANNED_URL/v2/users/add" "$work/single.bodies" "$CALLS" | raw_times)" >>"$out"
+	echo "bulk velt $(q -F ' ' -c "SELECT * FROM bench_bulk('$BENCH_ECHO_URL', $BULK)")" >>"$out"
+	echo "bulk raw $(raw "$BENCH_ECHO_URL/v2/users/add" "$work/bulk.bodies" 1 | raw_times)" >>"$out"
+	echo "distant velt $(q -F ' ' -c "SELECT * FROM bench_bulk('$BENCH_DISTANT_URL', $BULK)")" >>"$out"
+	echo "distant raw $(raw "$BENCH_DISTANT_URL/v2/users/add" "$work/bulk.bodies" 1 | raw_times)" >>"$out"
+done
+
+note "memory: $MEMORY_CALLS calls in one session"
+q -F ' ' -c "SELECT calls, rss_kb FROM bench_memory('$BENCH_CANNED_URL', '{1000,$MEMORY_CALLS}')" |
+	while read -r calls kb; do echo "memory $calls $kb"; done >>"$out"
+
+# One delivery: inserts n rows into bench_<variant>, waits for the worker,
+# and records "trigger <variant> insert_ms seconds_to_last_answer requests".
+deliver() {
+	local variant=$1 n=$2 timeout=$3 committed last requests
+	: >"$answered"
+	q -c "CALL bench_insert('$variant', $n)" >/dev/null
+	[ "$(q -c "SELECT bench_wait_outbox_empty($timeout)")" = t ] ||
+		{ note "the worker did not deliver $variant within $timeout s"; exit 1; }
+	[ "$(q -c 'SELECT count(*) FROM velt.outbox')" = 0 ] ||
+		{ note "operations failed:"; q -c 'SELECT state, last_error FROM velt.outbox LIMIT 3' >&2; exit 1; }
+	committed=$(q -c "SELECT committed_at FROM bench_inserts WHERE variant = '$variant' ORDER BY committed_at DESC LIMIT 1")
+	requests=$(wc -l <"$answered")
+	last=$(tail -n 1 "$answered")
+	echo "trigger $variant $(q -c "SELECT insert_ms FROM bench_inserts WHERE variant = '$variant' ORDER BY committed_at DESC LIMIT 1") $(awk -v a="$last" -v b="$committed" 'BEGIN { print a - b }') $requests" >>"$out"
+	q -c "TRUNCATE velt.results" >/dev/null
+}
+
+for run in $(seq 1 "$RUNS"); do
+	note "run $run of $RUNS: trigger sync, $ROWS rows in one statement"
+	q -c "CALL bench_insert('plain', $ROWS)" >/dev/null
+	echo "trigger plain $(q -c "SELECT insert_ms FROM bench_inserts WHERE variant = 'plain' ORDER BY committed_at DESC LIMIT 1") 0 0" >>"$out"
+	deliver statement "$ROWS" 600
+done
+
+note "one request per row: row trigger, velt.batch_size = 1, $PER_ROW_ROWS rows"
+q -c "ALTER SYSTEM SET velt.batch_size = 1" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+deliver row "$PER_ROW_ROWS" 1800
+q -c "ALTER SYSTEM RESET velt.batch_size" -c "SELECT pg_reload_conf()" >/dev/null
+note "one request per row: raw client, $PER_ROW_ROWS single-user requests"
+echo "perrow raw $(raw "$BENCH_ECHO_URL/v2/users/add" "$work/single.bodies" "$PER_ROW_ROWS" | raw_times)" >>"$out"
+
+"${VELT_PYTHON:-/usr/bin/python3}" "$(dirname "$0")/report.py" "$out" "$batch" "$CALLS" "$BULK" "$ROWS" "$PER_ROW_ROWS" "$BENCH_LATENCY_MS"
