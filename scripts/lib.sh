@@ -17,7 +17,7 @@ VELT_OPENAPI=${VELT_OPENAPI:-$VELT_ROOT/../shared/velt-api/openapi.yaml}
 VELT_PACKAGES="make gcc pkg-config curl ca-certificates postgresql-common
 postgresql-$VELT_PG_VERSION postgresql-server-dev-$VELT_PG_VERSION
 libcurl4-openssl-dev libjson-c-dev python3 python3-yaml python3-jsonschema
-postgresql-$VELT_PG_VERSION-cron clang-14 libclang-rt-14-dev cppcheck openssl"
+postgresql-$VELT_PG_VERSION-cron clang-14 libclang-rt-14-dev cppcheck clang-tidy-14 openssl"
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -123,7 +123,7 @@ velt_exchange(const char *endpoint_path, const char *body, size_t body_len,
 		if (!velt_is_retryable(&ex->http) || ex->attempts > max_retries)
 			break;
 		if (ex->http.retry_after_s >= 0 &&
-			ex->http.retry_after_s * 1000.0 > velt_retry_max_delay_ms)
+			(double) ex->http.retry_after_s * 1000.0 > velt_retry_max_delay_ms)
 		{
 			ex->retry_after_too_long = true;
 			break;
@@ -146,12 +146,12 @@ velt_exchange(const char *endpoint_path, const char *body, size_t body_len,
 	velt_envelope_parse(ex->http.body, ex->http.body_len, &ex->envelope);
 	velt_jsonc_owned(ex->envelope.root);
 
-	if (ex->http.status < 200 || ex->http.status > 299)
+	/* an error status is an error answer, whatever its body holds */
+	if (ex->http.status < 200 || ex->http.status > 299 ||
+		ex->envelope.kind == VELT_ENVELOPE_ERROR)
 		ex->kind = VELT_ANSWER_ERROR;
 	else if (ex->envelope.kind == VELT_ENVELOPE_RESULT)
 		ex->kind = VELT_ANSWER_OK;
-	else if (ex->envelope.kind == VELT_ENVELOPE_ERROR)
-		ex->kind = VELT_ANSWER_ERROR;
 	else
 		ex->kind = VELT_ANSWER_INVALID;
 }
@@ -161,7 +161,7 @@ static char *
 quote_answer(const VeltHttpResponse *http)
 {
 	size_t		n = Min(http->body_len, VELT_QUOTE_BYTES);
-	char	   *quoted = palloc(n + 4);
+	char	   *quoted = palloc(n + sizeof("..."));
 	size_t		i;
 
 	for (i = 0; i < n; i++)
@@ -170,7 +170,7 @@ quote_answer(const VeltHttpResponse *http)
 
 		quoted[i] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
 	}
-	strcpy(quoted + n, http->body_len > n ? "..." : "");
+	strlcpy(quoted + n, http->body_len > n ? "..." : "", sizeof("..."));
 	return quoted;
 }
 

@@ -50,9 +50,12 @@ typedef struct VeltEndpoint
 	 */
 	bool		items_in_error_details;
 
-	/* reads only: paging and the row shape */
-	const char *filter_key;		/* request key of the ID filter */
+	/*
+	 * reads only: paging and the row shape (max_filter_ids comes first to
+	 * share the bool's word: no padding)
+	 */
 	int			max_filter_ids; /* Velt's limit per request; longer lists split */
+	const char *filter_key;		/* request key of the ID filter */
 	const char *page_token_key; /* where result carries the next page token */
 	const char *columns[VELT_MAX_READ_COLUMNS]; /* JSON fields of the typed
 												 * columns; the last SQL column

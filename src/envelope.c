@@ -16,6 +16,11 @@
 
 #include "envelope.h"
 
+/*
+ * The reasons below are written into fixed-size buffers with snprintf; a
+ * reason cut short is still a reason, so its result is not checked.
+ */
+
 json_object *
 velt_json_parse(const char *text, size_t len, char *reason, size_t reason_size)
 {
@@ -27,7 +32,7 @@ velt_json_parse(const char *text, size_t len, char *reason, size_t reason_size)
 	tok = json_tokener_new_ex(VELT_JSON_MAX_DEPTH);
 	if (tok == NULL)
 	{
-		snprintf(reason, reason_size, "out of memory");
+		(void) snprintf(reason, reason_size, "out of memory");
 		return NULL;
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -37,14 +42,14 @@ velt_json_parse(const char *text, size_t len, char *reason, size_t reason_size)
 
 	if (err == json_tokener_continue || (obj == NULL && err == json_tokener_success))
 	{
-		snprintf(reason, reason_size, "the JSON text ends early");
+		(void) snprintf(reason, reason_size, "the JSON text ends early");
 		json_object_put(obj);
 		obj = NULL;
 	}
 	else if (err != json_tokener_success)
 	{
-		snprintf(reason, reason_size, "invalid JSON at byte %zu: %s",
-				 end, json_tokener_error_desc(err));
+		(void) snprintf(reason, reason_size, "invalid JSON at byte %zu: %s",
+						end, json_tokener_error_desc(err));
 		obj = NULL;
 	}
 	else
@@ -56,7 +61,7 @@ velt_json_parse(const char *text, size_t len, char *reason, size_t reason_size)
 
 			if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
 			{
-				snprintf(reason, reason_size, "unexpected data after the JSON value at byte %zu", end);
+				(void) snprintf(reason, reason_size, "unexpected data after the JSON value at byte %zu", end);
 				json_object_put(obj);
 				obj = NULL;
 				break;
@@ -82,7 +87,7 @@ static VeltEnvelopeKind
 invalid(VeltEnvelope *env, const char *reason)
 {
 	env->kind = VELT_ENVELOPE_INVALID;
-	snprintf(env->invalid_reason, sizeof(env->invalid_reason), "%s", reason);
+	(void) snprintf(env->invalid_reason, sizeof(env->invalid_reason), "%s", reason);
 	return env->kind;
 }
 
@@ -188,7 +193,7 @@ velt_item_outcome(json_object *data, const char *id, VeltItemOutcome *out,
 
 	if (!json_object_is_type(item, json_type_object))
 	{
-		snprintf(reason, reason_size, "the result for this ID is not an object");
+		(void) snprintf(reason, reason_size, "the result for this ID is not an object");
 		return false;
 	}
 	out->present = true;
@@ -199,7 +204,7 @@ velt_item_outcome(json_object *data, const char *id, VeltItemOutcome *out,
 	{
 		if (!json_object_is_type(member, json_type_boolean))
 		{
-			snprintf(reason, reason_size, "\"success\" is not a boolean");
+			(void) snprintf(reason, reason_size, "\"success\" is not a boolean");
 			return false;
 		}
 		out->success = json_object_get_boolean(member) ? 1 : 0;
@@ -212,7 +217,7 @@ velt_item_outcome(json_object *data, const char *id, VeltItemOutcome *out,
 			!json_object_is_type(member, json_type_int) &&
 			!json_object_is_type(member, json_type_double))
 		{
-			snprintf(reason, reason_size, "\"id\" is neither a string nor a number");
+			(void) snprintf(reason, reason_size, "\"id\" is neither a string nor a number");
 			return false;
 		}
 		out->velt_id = json_object_get_string(member);
@@ -223,7 +228,7 @@ velt_item_outcome(json_object *data, const char *id, VeltItemOutcome *out,
 	{
 		if (!json_object_is_type(member, json_type_string))
 		{
-			snprintf(reason, reason_size, "\"message\" is not a string");
+			(void) snprintf(reason, reason_size, "\"message\" is not a string");
 			return false;
 		}
 		out->message = json_object_get_string(member);

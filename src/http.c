@@ -35,13 +35,14 @@
 #define VELT_POLL_MS 10
 
 /* Longest Retry-After taken at its word (a day); more is treated as a day. */
-#define VELT_MAX_RETRY_AFTER_S (24 * 3600)
+#define VELT_MAX_RETRY_AFTER_S ((curl_off_t) 24 * 3600)
 
 /* Largest answer accepted; Velt's per-ID answers are far smaller. */
-#define VELT_MAX_RESPONSE_BYTES (64 * 1024 * 1024)
+#define VELT_MAX_RESPONSE_MB 64
+#define VELT_MAX_RESPONSE_BYTES ((size_t) VELT_MAX_RESPONSE_MB * 1024 * 1024)
 
 /* A buffer grown past this is released after use to keep the backend small. */
-#define VELT_KEEP_BUFFER_BYTES (1024 * 1024)
+#define VELT_KEEP_BUFFER_BYTES ((size_t) 1024 * 1024)
 
 typedef struct ResponseBuffer
 {
@@ -384,7 +385,7 @@ velt_http_post(const VeltHttpRequest *req, VeltHttpResponse *resp)
 	{
 		resp->failure = VELT_TRANSPORT_TOO_LARGE;
 		snprintf(resp->error, sizeof(resp->error),
-				 "answer larger than %d MB", VELT_MAX_RESPONSE_BYTES / (1024 * 1024));
+				 "answer larger than %d MB", VELT_MAX_RESPONSE_MB);
 	}
 	else if (response.out_of_memory)
 		strlcpy(resp->error, "out of memory reading the answer", sizeof(resp->error));

@@ -55,14 +55,14 @@ extern void velt_call_append_item(const VeltCall *call, int index, json_object *
  * anything is sent.
  */
 extern void velt_call_from_args(FunctionCallInfo fcinfo,
-								const VeltEndpoint *endpoint,
+								const VeltEndpoint *ep,
 								VeltCall *call);
 
 /*
  * Merges the keys of an options object into data.  With an endpoint, keys
  * its arguments set are refused; without one, keys data already has.
  */
-extern void velt_merge_options(json_object *data, Jsonb *options,
+extern void velt_merge_options(json_object *data, Jsonb *jb,
 							   const VeltEndpoint *ep);
 
 #endif							/* VELT_REQUEST_H */

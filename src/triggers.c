@@ -70,6 +70,23 @@ typedef struct Scope
 	struct Scope *next_in_bucket;
 } Scope;
 
+/*
+ * Where row i of a scope starts in its values and nulls: at the user ID.
+ * In size_t, as a statement's rows times VELT_USER_NFIELDS can pass INT_MAX.
+ */
+static inline size_t
+row_start(int row)
+{
+	return (size_t) row * VELT_USER_NFIELDS;
+}
+
+/* The user ID (a text Datum, never NULL) of row i of a scope. */
+static inline Datum
+row_user_id(const Scope *scope, int row)
+{
+	return scope->values[row_start(row)];
+}
+
 typedef struct ScopeBucket
 {
 	uint32		hash;
@@ -155,20 +172,16 @@ text_value(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
 {
 	Datum		d = slot_getattr(slot, attnum, isnull);
 	Oid			type;
+	Oid			output;
+	bool		varlena;
 
 	if (*isnull)
 		return (Datum) 0;
 	type = TupleDescAttr(slot->tts_tupleDescriptor, attnum - 1)->atttypid;
 	if (type == TEXTOID || type == VARCHAROID)
 		return PointerGetDatum(pg_detoast_datum_copy((struct varlena *) DatumGetPointer(d)));
-	else
-	{
-		Oid			output;
-		bool		varlena;
-
-		getTypeOutputInfo(type, &output, &varlena);
-		return CStringGetTextDatum(OidOutputFunctionCall(output, d));
-	}
+	getTypeOutputInfo(type, &output, &varlena);
+	return CStringGetTextDatum(OidOutputFunctionCall(output, d));
 }
 
 static char *
@@ -261,7 +274,7 @@ scope_add_row(Scope *scope, TupleTableSlot *slot, const ColumnMap *map)
 	}
 	for (f = 0; f < VELT_USER_NFIELDS; f++)
 	{
-		int			i = scope->n * VELT_USER_NFIELDS + f;
+		size_t		i = row_start(scope->n) + f;
 
 		if (map->fields[f] == 0)
 		{
@@ -355,7 +368,7 @@ collect_row(TriggerData *td, const ColumnMap *map, ScopeSet *set, TupleTableSlot
 	if (isnull)
 		reject_null(td, map->user_column, "user_id", false);
 	scope_add_row(scope, slot, map);
-	if (VARSIZE_ANY_EXHDR(DatumGetPointer(scope->values[(scope->n - 1) * VELT_USER_NFIELDS])) == 0)
+	if (VARSIZE_ANY_EXHDR(DatumGetPointer(row_user_id(scope, scope->n - 1))) == 0)
 		reject_null(td, map->user_column, "user_id", true);
 }
 
@@ -409,8 +422,7 @@ compare_rows(const void *a, const void *b, void *arg)
 	const Scope *scope = (const Scope *) arg;
 	int			x = *(const int *) a;
 	int			y = *(const int *) b;
-	int			cmp = compare_text(scope->values[x * VELT_USER_NFIELDS],
-								   scope->values[y * VELT_USER_NFIELDS]);
+	int			cmp = compare_text(row_user_id(scope, x), row_user_id(scope, y));
 
 	return cmp != 0 ? cmp : (x > y) - (x < y);
 }
@@ -433,8 +445,8 @@ sort_scope(Scope *scope)
 	for (i = 0; i < scope->n; i++)
 	{
 		bool		last_of_run = (i + 1 == scope->n) ||
-			compare_text(scope->values[scope->order[i] * VELT_USER_NFIELDS],
-						 scope->values[scope->order[i + 1] * VELT_USER_NFIELDS]) != 0;
+			compare_text(row_user_id(scope, scope->order[i]),
+						 row_user_id(scope, scope->order[i + 1])) != 0;
 
 		scope->keep[scope->order[i]] = last_of_run;
 		if (last_of_run)
@@ -452,7 +464,7 @@ scope_has(const Scope *scope, Datum uid)
 	while (lo <= hi)
 	{
 		int			mid = (lo + hi) / 2;
-		int			cmp = compare_text(scope->values[scope->order[mid] * VELT_USER_NFIELDS], uid);
+		int			cmp = compare_text(row_user_id(scope, scope->order[mid]), uid);
 
 		if (cmp == 0)
 			return true;
@@ -502,9 +514,9 @@ enqueue_adds(const Scope *scope)
 		{
 			if (!scope->keep[i])
 				continue;
-			memcpy(&values[n * VELT_USER_NFIELDS], &scope->values[i * VELT_USER_NFIELDS],
+			memcpy(&values[row_start(n)], &scope->values[row_start(i)],
 				   sizeof(Datum) * VELT_USER_NFIELDS);
-			memcpy(&nulls[n * VELT_USER_NFIELDS], &scope->nulls[i * VELT_USER_NFIELDS],
+			memcpy(&nulls[row_start(n)], &scope->nulls[row_start(i)],
 				   sizeof(bool) * VELT_USER_NFIELDS);
 			n++;
 		}
@@ -537,7 +549,7 @@ enqueue_removals(ScopeSet *old, ScopeSet *now)
 		sort_scope(scope);
 		for (i = 0; i < scope->n; i++)
 		{
-			Datum		uid = scope->values[scope->order[i] * VELT_USER_NFIELDS];
+			Datum		uid = row_user_id(scope, scope->order[i]);
 
 			if (!scope->keep[scope->order[i]])
 				continue;

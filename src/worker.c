@@ -211,7 +211,7 @@ velt_worker_main(Datum arg)
 									   ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
-		volatile long sleep_ms = velt_worker_idle_ms;
+		volatile long sleep_ms; /* set by both PG_TRY branches */
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
