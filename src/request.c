@@ -8,6 +8,10 @@
  * JSON array elements are numbered from 0 (as in users->0), SQL array
  * elements by their subscript (normally from 1).
  *
+ * IDs (org, group_id, document, folder, and every item or filter ID) must
+ * not contain control characters; see reject_control_characters.  Velt
+ * documents no length limit for them, so none is imposed.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -15,6 +19,7 @@
 #include "json_c.h"
 
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -22,6 +27,79 @@
 #include "envelope.h"
 #include "jsonc_pg.h"
 #include "request.h"
+
+/*
+ * How much of an ID a message quotes.  IDs have no length limit, and a
+ * message that repeats a megabyte-long ID helps nobody and floods the log.
+ */
+#define ID_QUOTE_CHARS 64
+
+/* The ID as a message quotes it: at most ID_QUOTE_CHARS characters. */
+static const char *
+id_for_message(const char *id)
+{
+	int			len = strlen(id);
+	int			clip;
+
+	if (pg_mbstrlen_with_len(id, len) <= ID_QUOTE_CHARS)
+		return id;
+	clip = pg_mbcharcliplen(id, len, ID_QUOTE_CHARS);
+	return psprintf("%.*s...", clip, id);
+}
+
+/*
+ * Refuses an ID that contains a control character (U+0001 to U+001F, or
+ * U+007F; U+0000 cannot reach us, as neither text nor jsonb can hold it).
+ *
+ * Velt documents no character rules for these IDs, so velt refuses only
+ * what is clearly a mistake: a tab or line break pasted with a value, or a
+ * stray byte from a binary source.  Velt would store such an ID as given,
+ * and the caller would then have a user or document that no one can type,
+ * that prints wrongly in the console and in logs, and that a later call
+ * with the clean ID does not find.  Checking here names the argument and
+ * index before any request is sent or any operation queued.  Characters
+ * above U+007F (C1 controls included) are left alone: they are legitimate
+ * in names, and refusing them would be guessing at Velt's rules.
+ *
+ * index points to the element's index as shown to the user, or is NULL for
+ * an argument that is not an array; field is the ID field of a JSON item,
+ * or NULL.
+ */
+static void
+reject_control_characters(const char *value, int len, const char *arg,
+						  const int *index, const char *field)
+{
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) value[i];
+		int			position;
+
+		if (c >= 0x20 && c != 0x7F)
+			continue;
+		/* as a character count, which is what the caller sees */
+		position = pg_mbstrlen_with_len(value, i) + 1;
+		if (index == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s contains a control character", arg),
+					 errdetail("Character %d is U+%04X.", position, c),
+					 errhint("IDs must not contain control characters (U+0000 to U+001F, U+007F) such as tabs and line breaks.")));
+		else if (field == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s[%d] contains a control character", arg, *index),
+					 errdetail("Character %d is U+%04X.", position, c),
+					 errhint("IDs must not contain control characters (U+0000 to U+001F, U+007F) such as tabs and line breaks.")));
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s[%d] has a control character in \"%s\"", arg, *index, field),
+					 errdetail("Character %d is U+%04X.", position, c),
+					 errhint("IDs must not contain control characters (U+0000 to U+001F, U+007F) such as tabs and line breaks.")));
+	}
+}
 
 typedef struct IdPosition
 {
@@ -64,15 +142,19 @@ reject_duplicate_ids(const VeltCall *call, const int *positions)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s[%d] repeats the ID \"%s\" of %s[%d]",
-							arg, sorted[i].position, sorted[i].id,
+							arg, sorted[i].position, id_for_message(sorted[i].id),
 							arg, sorted[i - 1].position),
 					 errdetail("Velt answers once per ID, so each ID may appear only once per call.")));
 	}
 	pfree(sorted);
 }
 
+/*
+ * A required text argument.  is_id: it names something in Velt, so control
+ * characters are refused too (access_type is a keyword Velt checks itself).
+ */
 static const char *
-required_text(FunctionCallInfo fcinfo, int argno, const char *name)
+required_text(FunctionCallInfo fcinfo, int argno, const char *name, bool is_id)
 {
 	char	   *value;
 
@@ -85,9 +167,12 @@ required_text(FunctionCallInfo fcinfo, int argno, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", name)));
+	if (is_id)
+		reject_control_characters(value, strlen(value), name, NULL, NULL);
 	return value;
 }
 
+/* An optional ID argument (document, folder): NULL if not given. */
 static const char *
 optional_text(FunctionCallInfo fcinfo, int argno, const char *name)
 {
@@ -101,6 +186,7 @@ optional_text(FunctionCallInfo fcinfo, int argno, const char *name)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", name),
 				 errhint("Pass NULL to leave it out.")));
+	reject_control_characters(value, strlen(value), name, NULL, NULL);
 	return value;
 }
 
@@ -154,6 +240,8 @@ take_item_objects(FunctionCallInfo fcinfo, int argno, VeltCall *call)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s[%d] must have a non-empty string \"%s\"",
 							arg, i, ep->id_field)));
+		reject_control_characters(id->val.string.val, id->val.string.len,
+								  arg, &i, ep->id_field);
 		/* the array is one level; its items may nest the rest */
 		if (velt_jsonb_depth(item->val.binary.data) + 1 > VELT_JSON_MAX_DEPTH)
 			ereport(ERROR,
@@ -223,12 +311,13 @@ take_item_ids(FunctionCallInfo fcinfo, int argno, VeltCall *call)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s[%d] is empty", arg, lower + i)));
+		positions[i] = lower + i;
+		reject_control_characters(id, strlen(id), arg, &positions[i], NULL);
 		if (json_object_array_add(call->items, json_object_new_string(id)) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory building the request")));
 		call->ids[i] = id;
-		positions[i] = lower + i;
 	}
 	reject_duplicate_ids(call, positions);
 }
@@ -317,7 +406,7 @@ velt_call_from_args(FunctionCallInfo fcinfo, const VeltEndpoint *ep,
 			case VELT_ARG_ORG:
 			case VELT_ARG_GROUP:
 				add_string(call->fixed, velt_arg_data_key(role),
-						   required_text(fcinfo, argno, name));
+						   required_text(fcinfo, argno, name, true));
 				break;
 			case VELT_ARG_DOCUMENT:
 				document = optional_text(fcinfo, argno, name);
@@ -346,7 +435,7 @@ velt_call_from_args(FunctionCallInfo fcinfo, const VeltEndpoint *ep,
 				break;
 			case VELT_ARG_ACCESS_TYPE:
 				add_string(call->fixed, velt_arg_data_key(role),
-						   required_text(fcinfo, argno, name));
+						   required_text(fcinfo, argno, name, false));
 				break;
 			case VELT_ARG_FILTER_IDS:
 				/* NULL: no filter, everything is read */
