@@ -62,23 +62,43 @@ velt_jsonc_owned(json_object *obj)
 	return obj;
 }
 
-/* A json-c object for a jsonb scalar. */
-static json_object *
-scalar_to_jsonc(const JsonbValue *v)
+static void
+raise_out_of_memory(void)
 {
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("out of memory converting JSON")));
+}
+
+/*
+ * A new json-c value for a jsonb value: a scalar, or an empty array or
+ * object for a container (filled by the caller).  json-c represents JSON
+ * null as a NULL pointer, so NULL is a valid result here and allocation
+ * failures are raised instead of returned.
+ */
+static json_object *
+new_jsonc_for(const JsonbValue *v)
+{
+	json_object *obj;
+
 	switch (v->type)
 	{
 		case jbvNull:
-			return json_object_new_null();
+			return NULL;
+		case jbvBinary:
+			obj = JsonContainerIsObject(v->val.binary.data) ? json_object_new_object() :
+				json_object_new_array_ext(JsonContainerSize(v->val.binary.data));
+			break;
 		case jbvBool:
-			return json_object_new_boolean(v->val.boolean);
+			obj = json_object_new_boolean(v->val.boolean);
+			break;
 		case jbvString:
-			return json_object_new_string_len(v->val.string.val, v->val.string.len);
+			obj = json_object_new_string_len(v->val.string.val, v->val.string.len);
+			break;
 		case jbvNumeric:
 			{
 				char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out,
 																		NumericGetDatum(v->val.numeric)));
-				json_object *num;
 				char	   *end;
 				long long	integer;
 
@@ -86,24 +106,19 @@ scalar_to_jsonc(const JsonbValue *v)
 				errno = 0;
 				integer = strtoll(text, &end, 10);
 				if (*end == '\0' && errno == 0)
-					num = json_object_new_int64(integer);
+					obj = json_object_new_int64(integer);
 				else
-					num = json_object_new_double_s(strtod(text, NULL), text);
+					obj = json_object_new_double_s(strtod(text, NULL), text);
 				pfree(text);
-				return num;
 			}
+			break;
 		default:
 			elog(ERROR, "unexpected jsonb value type %d", (int) v->type);
+			return NULL;		/* keep the compiler quiet */
 	}
-	return NULL;				/* keep the compiler quiet */
-}
-
-static void
-raise_out_of_memory(void)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OUT_OF_MEMORY),
-			 errmsg("out of memory converting JSON")));
+	if (obj == NULL)
+		raise_out_of_memory();
+	return obj;
 }
 
 /*
@@ -131,14 +146,7 @@ fill_from_container(json_object *into, JsonbContainer *c)
 		}
 		if (tok != WJB_VALUE && tok != WJB_ELEM)
 			continue;
-		if (v.type == jbvBinary)
-			child = JsonContainerIsObject(v.val.binary.data) ?
-				json_object_new_object() :
-				json_object_new_array_ext(JsonContainerSize(v.val.binary.data));
-		else
-			child = scalar_to_jsonc(&v);
-		if (child == NULL)
-			raise_out_of_memory();
+		child = new_jsonc_for(&v);
 		if (tok == WJB_VALUE)
 		{
 			if (json_object_object_add(into, key, child) != 0)
@@ -173,10 +181,8 @@ container_to_jsonc(JsonbContainer *c)
 
 		if (!JsonbExtractScalar(c, &v))
 			elog(ERROR, "malformed scalar jsonb");
-		root = scalar_to_jsonc(&v);
-		if (root == NULL)
-			raise_out_of_memory();
-		return velt_jsonc_owned(root);
+		/* NULL (JSON null) needs no owner */
+		return velt_jsonc_owned(new_jsonc_for(&v));
 	}
 	root = JsonContainerIsObject(c) ? json_object_new_object() :
 		json_object_new_array_ext(JsonContainerSize(c));
@@ -233,25 +239,19 @@ void
 velt_jsonb_element_append(json_object *array, Jsonb *jb, int index)
 {
 	JsonbValue *v = getIthJsonbValueFromContainer(&jb->root, (uint32) index);
-	json_object *obj;
+	json_object *element;
 
 	if (v == NULL)
 		elog(ERROR, "jsonb array has no element %d", index);
-	if (v->type == jbvBinary)
-		obj = JsonContainerIsObject(v->val.binary.data) ? json_object_new_object() :
-			json_object_new_array_ext(JsonContainerSize(v->val.binary.data));
-	else
-		obj = scalar_to_jsonc(v);
-	if (obj == NULL)
-		raise_out_of_memory();
-	if (json_object_array_add(array, obj) != 0)
+	element = new_jsonc_for(v);
+	if (json_object_array_add(array, element) != 0)
 	{
-		json_object_put(obj);
+		json_object_put(element);
 		raise_out_of_memory();
 	}
 	/* attached first, so the array's owner releases it if filling fails */
 	if (v->type == jbvBinary)
-		fill_from_container(obj, v->val.binary.data);
+		fill_from_container(element, v->val.binary.data);
 }
 
 const char *
