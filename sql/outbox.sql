@@ -248,3 +248,19 @@ SELECT * FROM drain();
 SELECT count(*) AS left_over FROM velt.outbox WHERE id = :op;
 SELECT status FROM standin_requests() ORDER BY seq;
 RESET velt.outbox_retry_max_delay_ms;
+
+-- an answer that names a result for only some IDs has not delivered the
+-- others: they stay queued and are retried alone, and an organization's
+-- later operations wait behind them
+SELECT standin_reset();
+SELECT standin_fault('{"body": "{\"result\": {\"status\": \"success\", \"message\": \"ok\", \"data\": {\"nr1\": {\"success\": true, \"message\": \"User added.\"}}}}"}');
+SELECT velt_enqueue_add_users('noresult', test_users('nr1', 'nr2')) AS op \gset
+SELECT velt_enqueue_delete_users('noresult', ARRAY['nr2']) AS later \gset
+SELECT * FROM drain();
+SELECT id = :op AS first_op, ids, state, attempts, last_error FROM velt.outbox WHERE target = 'noresult' ORDER BY id;
+SELECT id, success, message FROM velt_results WHERE operation_id = :op;
+SELECT make_due();
+SELECT * FROM drain();
+SELECT seq, path, body->'data'->'users' AS users, body->'data'->'userIds' AS user_ids
+FROM standin_requests() ORDER BY seq;
+SELECT count(*) AS left_over FROM velt.outbox WHERE target = 'noresult';

@@ -213,6 +213,7 @@ typedef struct OutboxOp
 	OpOutcome	outcome;
 	bool		started;		/* a request carried some of its items */
 	bool	   *answered;		/* per item: Velt answered for it */
+	int			unanswered;		/* items a 2xx answer said nothing about */
 	int			pieces_left;	/* pieces not yet answered */
 	long		retry_after_s;
 	char	   *last_error;
@@ -362,18 +363,21 @@ items_from_rows(Datum rows_datum, VeltCall *call)
 	for (i = 0; i < nitems; i++)
 	{
 		json_object *item = json_object_new_object();
+		/* row i of the nitems x VELT_USER_NFIELDS array */
+		const Datum *row = &elems[(size_t) i * VELT_USER_NFIELDS];
+		const bool *row_nulls = &nulls[(size_t) i * VELT_USER_NFIELDS];
 		int			f;
 
 		json_object_array_add(items, item);		/* owned from here on */
-		if (nulls[i * VELT_USER_NFIELDS])
+		if (row_nulls[0])
 			elog(ERROR, "velt.outbox item_values has a row without a user ID");
-		call->ids[i] = TextDatumGetCString(elems[i * VELT_USER_NFIELDS]);
+		call->ids[i] = TextDatumGetCString(row[0]);
 
 		for (f = 0; f < VELT_USER_NFIELDS; f++)
 		{
-			Datum		value = elems[i * VELT_USER_NFIELDS + f];
+			Datum		value = row[f];
 
-			if (nulls[i * VELT_USER_NFIELDS + f])
+			if (row_nulls[f])
 				continue;
 			json_object_object_add(item, velt_user_fields[f],
 								   json_object_new_string_len(VARDATA_ANY(DatumGetPointer(value)),
@@ -668,7 +672,19 @@ record_result(void *arg, const VeltItemResult *r)
 	OutboxOp   *op = &sink->drain->ops[opno];
 
 	if (sink->item_op)
+	{
+		/*
+		 * An answer that names no result for an ID has not delivered it:
+		 * the item stays in the operation, which is retried (and in the end
+		 * dead-lettered), rather than being dropped as if Velt had it.
+		 */
+		if (r->success < 0)
+		{
+			op->unanswered++;
+			return;
+		}
 		op->answered[sink->item_pos[r->index]] = true;
+	}
 	result_rows_add(&sink->drain->rows, op, r->id, r->success, r->velt_id,
 					r->message, r->result, r->result_isnull, NULL);
 }
@@ -728,7 +744,8 @@ static void
 note_failure(Drain *drain, const Batch *batch, const VeltExchange *ex)
 {
 	bool		retry = worth_retrying(ex);
-	char	   *error = describe_failure(ex);
+	/* in the drain's context: the request's context is gone before settle */
+	char	   *error = MemoryContextStrdup(drain->rows.cxt, describe_failure(ex));
 	ListCell   *lc;
 
 	foreach(lc, batch->pieces)
@@ -761,6 +778,7 @@ send_batch(Drain *drain, Batch *batch, VeltDrainSummary *summary)
 	VeltExchange ex;
 	ListCell   *lc;
 	int			n = 0;
+	bool		complete = true;
 
 	memset(&call, 0, sizeof(call));
 	call.endpoint = batch->endpoint;
@@ -810,10 +828,19 @@ send_batch(Drain *drain, Batch *batch, VeltDrainSummary *summary)
 		OutboxOp   *op = &drain->ops[piece->op];
 
 		op->pieces_left--;
-		if (op->outcome == OP_UNSENT && op->pieces_left == 0)
+		if (op->unanswered > 0 && op->outcome != OP_RETRY)
+		{
+			op->outcome = OP_RETRY;
+			op->last_error = MemoryContextStrdup(drain->rows.cxt,
+												 psprintf("POST %s: HTTP %ld: Velt's answer has no result for %d of the IDs sent",
+														  ex.path, ex.http.status, op->unanswered));
+			complete = false;
+		}
+		else if (op->outcome == OP_UNSENT && op->pieces_left == 0)
 			op->outcome = OP_DELIVERED;
 	}
-	return true;
+	/* unanswered items are retried: later batches must not overtake them */
+	return complete;
 }
 
 static bool
@@ -891,9 +918,9 @@ settle(Drain *drain, VeltDrainSummary *summary)
 	ArrayBuildState *change_state = initArrayResult(TEXTOID, CurrentMemoryContext, false);
 	ArrayBuildState *change_ms = initArrayResult(INT8OID, CurrentMemoryContext, false);
 	ArrayBuildState *change_err = initArrayResult(TEXTOID, CurrentMemoryContext, false);
-	int			ndone = 0,
-				nretry = 0,
-				nfinal = 0;
+	int			ndone = 0;
+	int			nretry = 0;
+	int			nfinal = 0;
 	int			i;
 
 	for (i = 0; i < drain->nops; i++)

@@ -524,6 +524,58 @@ class FaultTest(StandInTestCase):
             connection.close()
         self.assertEqual(self.client.state(), {})
 
+    def test_truncate_and_stall(self):
+        self.client.fault(truncate=True, stall_ms=600)
+        connection = self.client.connection()
+        connection.timeout = 0.3
+        try:
+            connection.request("POST", "/v2/users/add",
+                               json.dumps({"data": {"organizationId": "o", "users": []}}), AUTH)
+            response = connection.getresponse()   # the headers and half the body come at once
+            self.assertEqual(response.status, 200)
+            length = int(response.getheader("Content-Length"))
+            self.assertEqual(response.read(length // 2), self.truncated_success()[:length // 2])
+            with self.assertRaises(socket.timeout):  # then nothing: the answer never finishes
+                response.read(1)
+        finally:
+            connection.close()
+        self.assertEqual(self.client.state(), {})
+        self.assertEqual(self.client.requests()[0]["fault"],
+                         {"truncate": True, "stall_ms": 600, "count": 1})
+
+    @staticmethod
+    def truncated_success():
+        return json.dumps({"result": {"status": "success", "message": "Truncated by the stand-in.",
+                                      "data": {}}}, separators=(",", ":")).encode("utf-8")
+
+    def test_body_bytes(self):
+        self.client.fault(body_bytes=100000)
+        status, _response, body = self.client.raw(
+            "POST", "/v2/users/add", {"data": {"organizationId": "o", "users": [user("u")]}},
+            AUTH)
+        self.assertEqual((status, len(body)), (200, 100000))
+        self.assertEqual(json.loads(body)["result"]["data"], {})
+        self.assertEqual(self.client.state(), {})  # the request was not handled
+
+    def test_pad_bytes_pads_the_normal_answer(self):
+        self.client.fault(pad_bytes=200000, count=2)
+        status, _response, body = self.client.raw(
+            "POST", "/v2/users/add", {"data": {"organizationId": "o", "users": [user("u")]}},
+            AUTH)
+        self.assertEqual((status, len(body)), (200, 200000))
+        result = json.loads(body)["result"]
+        self.assertEqual(result["data"]["u"]["success"], True)
+        self.assertEqual(result["padding"], "x" * len(result["padding"]))
+        self.assertIn("u", self.client.state()["o"]["users"])  # handled normally
+        # an error answer is padded beside "error"; the log keeps the error without padding
+        status, _response, body = self.client.raw("POST", "/v2/users/add", "nope", AUTH)
+        self.assertEqual((status, len(body)), (400, 200000))
+        self.assertEqual(json.loads(body)["error"]["status"], "INVALID_ARGUMENT")
+        self.assertNotIn("padding", self.client.requests()[1]["error"])
+        # an answer already longer than pad_bytes is sent as it is
+        self.client.fault(pad_bytes=10)
+        self.assertEqual(self.add_users("o", [user("v")])[1]["result"]["padding"], "")
+
     def test_count_path_filter_and_fifo(self):
         self.client.fault(status=500, path_contains="usergroups", count=2)
         self.assertEqual(self.client.fault(status=503)["queued"], 2)
@@ -538,7 +590,11 @@ class FaultTest(StandInTestCase):
 
     def test_invalid_fault_rejected(self):
         for fault in ({}, {"drop": True, "truncate": True}, {"status": "500"},
-                      {"status": 500, "surprise": 1}, {"drop": True, "count": 0}):
+                      {"status": 500, "surprise": 1}, {"drop": True, "count": 0},
+                      {"stall_ms": 100}, {"status": 500, "stall_ms": 100},
+                      {"truncate": True, "stall_ms": 0}, {"pad_bytes": 0},
+                      {"pad_bytes": 100, "status": 500}, {"pad_bytes": 100, "drop": True},
+                      {"body_bytes": -1}, {"pad_bytes": "100"}):
             status, answer = self.client.control("POST", "fault", fault)
             self.assertEqual((status, answer["ok"]), (400, False), fault)
 

@@ -1768,8 +1768,11 @@ def logged_body(raw):
 FAULT_FIELDS = {
     "count": int, "path_contains": str, "status": int, "error_status": str, "message": str,
     "retry_after": (str, int), "body": str, "content_type": str, "delay_ms": (int, float),
-    "drop": bool, "truncate": bool, "body_bytes": int,
+    "drop": bool, "truncate": bool, "body_bytes": int, "pad_bytes": int, "stall_ms": (int, float),
 }
+
+# Placeholder of the padding that pad_bytes splices into a normal answer.
+PADDING_MARK = "@@velt-standin-padding@@"
 
 
 class FaultError(ValueError):
@@ -1816,9 +1819,9 @@ def parse_fault(raw):
         # bool is an int in Python; only the boolean fields may be booleans.
         if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise FaultError("fault field %s has the wrong type" % key)
-    if not (fault_answers(fault) or fault.get("delay_ms")):
-        raise FaultError("a fault needs one of: status, body, body_bytes, delay_ms > 0, drop, "
-                         "truncate")
+    if not (fault_answers(fault) or fault.get("delay_ms") or fault.get("pad_bytes")):
+        raise FaultError("a fault needs one of: status, body, body_bytes, delay_ms > 0, "
+                         "pad_bytes > 0, drop, truncate")
     fault.setdefault("count", 1)
     if fault["count"] < 1:
         raise FaultError("count must be at least 1")
@@ -1828,6 +1831,16 @@ def parse_fault(raw):
         raise FaultError("delay_ms must not be negative")
     if fault.get("drop") and fault.get("truncate"):
         raise FaultError("drop and truncate exclude each other")
+    if fault.get("body_bytes", 0) < 0 or fault.get("pad_bytes", 0) < 0:
+        raise FaultError("body_bytes and pad_bytes must not be negative")
+    if "pad_bytes" in fault and fault_answers(fault):
+        raise FaultError("pad_bytes pads the normal answer; it excludes status, body, "
+                         "body_bytes, drop and truncate")
+    if "stall_ms" in fault:
+        if not fault.get("truncate"):
+            raise FaultError("stall_ms needs truncate")
+        if fault["stall_ms"] <= 0:
+            raise FaultError("stall_ms must be positive")
     if "retry_after" in fault:
         fault["retry_after"] = str(fault["retry_after"])
     return fault
@@ -1837,6 +1850,19 @@ def fault_answers(fault):
     """Whether the fault replaces the normal answer (a pure delay does not)."""
     return ("status" in fault or "body" in fault or "body_bytes" in fault or fault.get("drop")
             or fault.get("truncate"))
+
+
+def padded_body(payload, size):
+    """The compact JSON of a normal answer, padded to size bytes by a "padding" member of
+    `result` (or of the top level, for an answer without a `result` object)."""
+    padded = dict(payload)
+    if isinstance(padded.get("result"), dict):
+        padded["result"] = dict(padded["result"], padding=PADDING_MARK)
+    else:
+        padded["padding"] = PADDING_MARK
+    body = compact_json(padded).encode("utf-8")
+    filler = max(size - (len(body) - len(PADDING_MARK)), 0)
+    return body.replace(PADDING_MARK.encode("ascii"), b"x" * filler, 1)
 
 
 def fault_response(fault):
@@ -2208,7 +2234,11 @@ class StandInRequestHandler(BaseHTTPRequestHandler):
         status, payload, headers = standin.handle_api(self.command, route, self.headers,
                                                       raw_body)
         standin.finish_api_request(entry, status, payload)
-        self.send_json(status, payload, headers)
+        if fault is not None and fault.get("pad_bytes"):
+            self.send(status, padded_body(payload, fault["pad_bytes"]),
+                      "application/json; charset=utf-8", headers)
+        else:
+            self.send_json(status, payload, headers)
         if self.server.verbose and status != 200:
             self.log_message("%s", compact_json(payload))
 
@@ -2235,6 +2265,9 @@ class StandInRequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body[:len(body) // 2])
+        if fault.get("stall_ms"):
+            # an answer that never finishes: the connection stays open, silent
+            time.sleep(fault["stall_ms"] / 1000.0)
         self.close_connection = True
 
     def handle_control(self, route, raw_body):
