@@ -1,4 +1,4 @@
-/* velt--1.0--1.1.sql: stricter input checks in the SQL-language functions */
+/* velt--1.0--1.1.sql: stricter input checks in the SQL functions; pg_temp last in every search_path */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION velt UPDATE TO '1.1'" to load this file. \quit
@@ -11,7 +11,7 @@
 
 -- Raises if text has a control character (U+0001 to U+001F, U+007F).
 CREATE FUNCTION velt.reject_control_characters(value text, name text) RETURNS void
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	bad text := substring(value FROM '[\x01-\x1f\x7f]');
 BEGIN
@@ -25,7 +25,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION velt.require(value anyelement, name text) RETURNS anyelement
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	type text := pg_typeof(value)::text;
 	ids text[];
@@ -61,13 +61,13 @@ END $$;
 
 -- As velt.require, but NULL (leaving the argument out) is allowed.
 CREATE FUNCTION velt.optional(value anyelement, name text) RETURNS anyelement
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT CASE WHEN value IS NULL THEN value ELSE velt.require(value, name) END
 $$;
 
 -- velt.require for jsonb that must be a JSON array or object (kind).
 CREATE FUNCTION velt.require_json(value jsonb, name text, kind text) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM velt.require(value, name);
 	IF jsonb_typeof(value) IS DISTINCT FROM kind THEN
@@ -82,7 +82,7 @@ REVOKE ALL ON FUNCTION velt.require_json(jsonb, text, text) FROM PUBLIC;
 
 -- The functions whose optional or JSON arguments were not checked.
 CREATE OR REPLACE FUNCTION velt_add_permissions(user_id text, resources jsonb, options jsonb DEFAULT NULL)
-RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	SELECT @extschema@.velt_request('auth/permissions/add',
 		jsonb_build_object('user', jsonb_build_object('userId', velt.require(user_id, 'user_id')),
 						   'permissions', jsonb_build_object('resources',
@@ -91,7 +91,7 @@ RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalo
 $$;
 
 CREATE OR REPLACE FUNCTION velt_remove_permissions(user_id text, resources jsonb, options jsonb DEFAULT NULL)
-RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	SELECT @extschema@.velt_request('auth/permissions/remove',
 		jsonb_build_object('userId', velt.require(user_id, 'user_id'),
 						   'permissions', jsonb_build_object('resources',
@@ -101,7 +101,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION velt_generate_token(user_id text, user_properties jsonb, resources jsonb DEFAULT NULL,
 											   options jsonb DEFAULT NULL)
-RETURNS text LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+RETURNS text LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	SELECT @extschema@.velt_request('v2/auth/generate_token',
 		jsonb_strip_nulls(jsonb_build_object('userId', velt.require(user_id, 'user_id'),
 			'userProperties', velt.require_json(user_properties, 'user_properties', 'object'),
@@ -112,7 +112,7 @@ RETURNS text LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog
 $$;
 
 CREATE OR REPLACE FUNCTION velt_delete_user_data(user_ids text[], org_ids text[] DEFAULT NULL, options jsonb DEFAULT NULL)
-RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	SELECT @extschema@.velt_request('users/data/delete',
 		jsonb_strip_nulls(jsonb_build_object('userIds', to_jsonb(velt.require(user_ids, 'user_ids')),
 											 'organizationIds', to_jsonb(velt.optional(org_ids, 'org_ids')))),
@@ -123,7 +123,7 @@ CREATE OR REPLACE FUNCTION velt_get_permissions(org text, user_ids text[], folde
 												document_ids text[] DEFAULT NULL, options jsonb DEFAULT NULL)
 RETURNS TABLE(user_id text, resource_type text, resource_id text, access_role text,
 			  access_type text, permission jsonb)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	WITH answer AS (
 		SELECT @extschema@.velt_request('auth/permissions/get',
 			jsonb_strip_nulls(jsonb_build_object(
@@ -145,7 +145,7 @@ $$;
 CREATE OR REPLACE FUNCTION velt_get_folders(org text, folder_id text DEFAULT NULL, max_depth integer DEFAULT NULL,
 											options jsonb DEFAULT NULL)
 RETURNS TABLE(id text, folder_name text, parent_folder_id text, folder jsonb)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 	SELECT f ->> 'folderId', f ->> 'folderName', f ->> 'parentFolderId', f
 	FROM jsonb_array_elements(
 		COALESCE(@extschema@.velt_request('organizations/folders/get',
@@ -154,3 +154,27 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog AS $$
 												 'maxDepth', max_depth)),
 			options) -> 'data', '[]')) AS f
 $$;
+
+-- Every function that sets its search_path (all that run with the owner's
+-- rights, and the helpers they call) now names pg_temp, last.  In 1.0 it was
+-- "pg_catalog" alone, and a search_path that does not name pg_temp searches
+-- it first for tables and types: a caller's temporary table named like a
+-- catalog (pg_trigger, pg_attribute) or a temporary type named text, with a
+-- cast of the caller's own, could make code running as the owner run the
+-- caller's function.
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN
+		SELECT p.oid::regprocedure
+		FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_proc p ON p.oid = d.objid
+		WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+		  AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+		  AND d.refobjid = (SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'velt')
+		  AND d.deptype = 'e'
+		  AND 'search_path=pg_catalog' = ANY (p.proconfig)
+	LOOP
+		EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f);
+	END LOOP;
+END $$;

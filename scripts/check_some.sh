@@ -42,7 +42,7 @@ CONF
 pg_ctlcluster "$VELT_PG_VERSION" "$name" start || exit 1
 env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY PGPORT="$port" PGUSER=postgres PGHOST=/var/run/postgresql \
 	make -s -C "$VELT_ROOT" installcheck PG_CONFIG="/usr/lib/postgresql/$VELT_PG_VERSION/bin/pg_config" \
-	REGRESS="setup $*" REGRESS_OPTS="--load-extension=dblink --outputdir=$out" ISOLATION=
+	REGRESS="setup $*" REGRESS_OPTS="--load-extension=dblink --dbname=contrib_regression --outputdir=$out" ISOLATION=
 status=$?
 log "results in $out"
 exit $status
