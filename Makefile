@@ -31,7 +31,7 @@ PG_CPPFLAGS = -I$(srcdir)/src $(CURL_CFLAGS) $(JSONC_CFLAGS)
 PG_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK = $(CURL_LIBS) $(JSONC_LIBS)
 
-REGRESS = setup users groups validation bad_input errors retries cancel settings security privileges upgrade trigger keepalive organizations documents users_read access request outbox outbox_triggers worker cron
+REGRESS = setup users groups validation bad_input errors retries fault_matrix cancel settings security privileges upgrade trigger keepalive organizations documents users_read access request outbox outbox_triggers worker cron
 REGRESS_OPTS = --load-extension=dblink
 # concurrency specs (pg_isolation_regress), run by installcheck after REGRESS
 ISOLATION = outbox_concurrency
