@@ -158,6 +158,14 @@ DROP TRIGGER bad5 ON bad;
 CREATE TRIGGER bad6 AFTER INSERT ON bad FOR EACH ROW
 	EXECUTE FUNCTION velt_users_trigger('organization=org', 'user_id=id');
 SELECT * FROM try($$INSERT INTO bad VALUES (NULL, 'o', '{}')$$);
+-- control characters in IDs are refused, as by the SQL functions
+CREATE TABLE bad_ids (uid text, org text, doc text);
+CREATE TRIGGER bad_ids_velt AFTER INSERT ON bad_ids REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT
+	EXECUTE FUNCTION velt_users_trigger('organization=org', 'user_id=uid', 'document=doc');
+SELECT * FROM try($$INSERT INTO bad_ids VALUES ('fine', 'o', NULL), (E'u\n', 'o', NULL)$$);
+SELECT * FROM try($$INSERT INTO bad_ids VALUES ('u', E'o\t', NULL)$$);
+SELECT * FROM try($$INSERT INTO bad_ids VALUES ('u', 'o', E'd\x7f')$$);
 SELECT count(*) AS outbox_rows FROM velt.outbox;
 
 -- citext and domains over text are accepted as columns

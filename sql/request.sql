@@ -27,6 +27,9 @@ SELECT * FROM try($$SELECT velt_request(NULL, '{}')$$);
 SELECT * FROM try($$SELECT velt_request('/users/add', '{}')$$);
 SELECT * FROM try($$SELECT velt_request('../admin', '{}')$$);
 SELECT * FROM try($$SELECT velt_request('users/add?x=1', '{}')$$);
+-- a long path is quoted only in part (at most 200 bytes)
+SELECT length(message) AS message_length, right(message, 30) AS message_end
+FROM try(format($$SELECT velt_request(%L, '{}')$$, repeat('users/', 50000)));
 SELECT * FROM try($$SELECT velt_request('', '{}')$$);
 SELECT * FROM try($$SELECT velt_request('users/add', '[1]')$$);
 SELECT * FROM try($$SELECT velt_request('users/add', '{"a": 1}', '{"a": 2}')$$);

@@ -16,6 +16,7 @@
 #include "fmgr.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -180,10 +181,12 @@ velt_request(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("path must not be NULL")));
 	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	/* the message quotes no more than the longest valid path */
 	if (strlen(path) > 200 || !valid_api_path(path))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("path \"%s\" is not an API path", path),
+				 errmsg("path \"%.*s%s\" is not an API path", pg_mbcliplen(path, strlen(path), 200),
+						path, strlen(path) > 200 ? "..." : ""),
 				 errhint("Give the path after the version, such as 'users/get', or with it, such as 'v1/users/get'.")));
 	if (PG_ARGISNULL(1))
 		data = velt_jsonc_owned(json_object_new_object());

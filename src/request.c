@@ -9,7 +9,7 @@
  * elements by their subscript (normally from 1).
  *
  * IDs (org, group_id, document, folder, and every item or filter ID) must
- * not contain control characters; see reject_control_characters.  Velt
+ * not contain control characters; see velt_reject_control_characters.  Velt
  * documents no length limit for them, so none is imposed.
  *
  *-------------------------------------------------------------------------
@@ -65,9 +65,9 @@ id_for_message(const char *id)
  * an argument that is not an array; field is the ID field of a JSON item,
  * or NULL.
  */
-static void
-reject_control_characters(const char *value, int len, const char *arg,
-						  const int *index, const char *field)
+void
+velt_reject_control_characters(const char *value, int len, const char *arg,
+							   const int *index, const char *field)
 {
 	int			i;
 
@@ -168,7 +168,7 @@ required_text(FunctionCallInfo fcinfo, int argno, const char *name, bool is_id)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", name)));
 	if (is_id)
-		reject_control_characters(value, strlen(value), name, NULL, NULL);
+		velt_reject_control_characters(value, strlen(value), name, NULL, NULL);
 	return value;
 }
 
@@ -186,7 +186,7 @@ optional_text(FunctionCallInfo fcinfo, int argno, const char *name)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be empty", name),
 				 errhint("Pass NULL to leave it out.")));
-	reject_control_characters(value, strlen(value), name, NULL, NULL);
+	velt_reject_control_characters(value, strlen(value), name, NULL, NULL);
 	return value;
 }
 
@@ -240,8 +240,8 @@ take_item_objects(FunctionCallInfo fcinfo, int argno, VeltCall *call)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s[%d] must have a non-empty string \"%s\"",
 							arg, i, ep->id_field)));
-		reject_control_characters(id->val.string.val, id->val.string.len,
-								  arg, &i, ep->id_field);
+		velt_reject_control_characters(id->val.string.val, id->val.string.len,
+									   arg, &i, ep->id_field);
 		/* the array is one level; its items may nest the rest */
 		if (velt_jsonb_depth(item->val.binary.data) + 1 > VELT_JSON_MAX_DEPTH)
 			ereport(ERROR,
@@ -312,7 +312,7 @@ take_item_ids(FunctionCallInfo fcinfo, int argno, VeltCall *call)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s[%d] is empty", arg, lower + i)));
 		positions[i] = lower + i;
-		reject_control_characters(id, strlen(id), arg, &positions[i], NULL);
+		velt_reject_control_characters(id, strlen(id), arg, &positions[i], NULL);
 		if (json_object_array_add(call->items, json_object_new_string(id)) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),

@@ -50,6 +50,13 @@ velt_call_has_items(const VeltCall *call)
 extern void velt_call_append_item(const VeltCall *call, int index, json_object *slice);
 
 /*
+ * Raises 22023 if value (len bytes) holds a control character (U+0001 to
+ * U+001F, U+007F), naming arg, and *index and field when given.
+ */
+extern void velt_reject_control_characters(const char *value, int len, const char *arg,
+										   const int *index, const char *field);
+
+/*
  * Validates the arguments of an endpoint's SQL function and builds the
  * call.  Bad input raises 22004 (a NULL) or 22023 (anything else) before
  * anything is sent.

@@ -38,6 +38,7 @@
 
 #include "jsonc_pg.h"
 #include "outbox.h"
+#include "request.h"
 
 /* Mapping keys, in the order of velt_user_fields, then the scope keys. */
 static const char *const field_keys[VELT_USER_NFIELDS] = {
@@ -51,6 +52,8 @@ typedef struct ColumnMap
 	AttrNumber	folder;
 	AttrNumber	fields[VELT_USER_NFIELDS];	/* 0: not mapped */
 	const char *org_column;
+	const char *document_column;
+	const char *folder_column;
 	const char *user_column;
 } ColumnMap;
 
@@ -159,8 +162,8 @@ read_column_map(TriggerData *td, ColumnMap *map)
 
 	memset(map, 0, sizeof(*map));
 	map->org = column_of(td->tg_relation, mapping, "organization", &map->org_column);
-	map->document = column_of(td->tg_relation, mapping, "document", NULL);
-	map->folder = column_of(td->tg_relation, mapping, "folder", NULL);
+	map->document = column_of(td->tg_relation, mapping, "document", &map->document_column);
+	map->folder = column_of(td->tg_relation, mapping, "folder", &map->folder_column);
 	for (i = 0; i < VELT_USER_NFIELDS; i++)
 		map->fields[i] = column_of(td->tg_relation, mapping, field_keys[i],
 								   i == 0 ? &map->user_column : NULL);
@@ -302,6 +305,18 @@ reject_null(TriggerData *td, const char *column, const char *key, bool empty)
 	pg_unreachable();
 }
 
+/* The same rule as the SQL functions: no control characters in IDs. */
+static void
+reject_control_characters(TriggerData *td, const char *column, const char *key,
+						  const char *value, int len)
+{
+	char	   *what = psprintf("velt_users_trigger: column \"%s\" (%s) of table %s",
+								column, key, RelationGetRelationName(td->tg_relation));
+
+	velt_reject_control_characters(value, len, what, NULL, NULL);
+	pfree(what);
+}
+
 static char *
 optional_scope(TupleTableSlot *slot, AttrNumber attnum)
 {
@@ -352,8 +367,15 @@ scope_of_row(TriggerData *td, const ColumnMap *map, ScopeSet *set, TupleTableSlo
 	org = cstring_value(slot, map->org);
 	if (org == NULL || org[0] == '\0')
 		reject_null(td, map->org_column, "organization", org != NULL);
+	reject_control_characters(td, map->org_column, "organization", org, strlen(org));
 	set->last = scope_lookup(set, org, optional_scope(slot, map->document),
 							 optional_scope(slot, map->folder), true);
+	if (set->last->document)
+		reject_control_characters(td, map->document_column, "document", set->last->document,
+								  strlen(set->last->document));
+	if (set->last->folder)
+		reject_control_characters(td, map->folder_column, "folder", set->last->folder,
+								  strlen(set->last->folder));
 	return set->last;
 }
 
@@ -368,8 +390,14 @@ collect_row(TriggerData *td, const ColumnMap *map, ScopeSet *set, TupleTableSlot
 	if (isnull)
 		reject_null(td, map->user_column, "user_id", false);
 	scope_add_row(scope, slot, map);
-	if (VARSIZE_ANY_EXHDR(DatumGetPointer(row_user_id(scope, scope->n - 1))) == 0)
-		reject_null(td, map->user_column, "user_id", true);
+	{
+		struct varlena *id = (struct varlena *) DatumGetPointer(row_user_id(scope, scope->n - 1));
+
+		if (VARSIZE_ANY_EXHDR(id) == 0)
+			reject_null(td, map->user_column, "user_id", true);
+		reject_control_characters(td, map->user_column, "user_id", VARDATA_ANY(id),
+								  VARSIZE_ANY_EXHDR(id));
+	}
 }
 
 static void
