@@ -292,8 +292,13 @@ push_jsonc(JsonbParseState **state, json_object *obj, JsonbIteratorToken tok,
 			break;
 		case json_type_int:
 			v.type = jbvNumeric;
-			v.val.numeric = int64_to_numeric(json_object_get_int64(obj));
-			break;
+			/* json-c holds integers up to 2^64 - 1 (larger ones saturate there) */
+			if (json_object_get_int64(obj) < PG_INT64_MAX)
+			{
+				v.val.numeric = int64_to_numeric(json_object_get_int64(obj));
+				break;
+			}
+			/* FALLTHROUGH */
 		case json_type_double:
 			/* the number's own text: json-c keeps what Velt wrote */
 			v.type = jbvNumeric;
