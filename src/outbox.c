@@ -419,33 +419,44 @@ parse_stored_json(const char *text, int64 op_id, const char *column)
 static int
 take_operations(Drain *drain, int max_items)
 {
+	/*
+	 * The organizations that wait (an operation awaits a retry) are found
+	 * once, with the first waiting operation of each, rather than by a
+	 * subquery per candidate: that was quadratic, and 100,000 queued
+	 * one-user operations took minutes per round.  "Now" is one value for
+	 * the whole statement.
+	 */
 	static const char *sql =
-		"SELECT o.id, o.endpoint, o.target, o.fixed::text, o.items::text, "
+		"WITH waiting AS ("
+		"  SELECT DISTINCT ON (e.target) e.target, "
+		"         COALESCE(ec.seq, 9223372036854775807) AS seq, e.id "
+		"  FROM velt.outbox e JOIN velt.commit_order ec ON ec.xact = e.xact "
+		"  WHERE e.state = 'pending' AND e.next_attempt_at > $2 "
+		"  ORDER BY e.target, 2, 3) "
+		"SELECT o.id, o.endpoint, o.target, o.fixed::pg_catalog.text, o.items::pg_catalog.text, "
 		"       o.ids, o.attempts, o.enqueued_at, o.item_values "
 		"FROM velt.outbox o JOIN velt.commit_order c ON c.xact = o.xact "
+		"     LEFT JOIN waiting w ON w.target = o.target "
 		"WHERE o.state = 'pending' "
-		"  AND o.next_attempt_at <= pg_catalog.clock_timestamp() "
+		"  AND o.next_attempt_at <= $2 "
 		"  AND o.xact IS DISTINCT FROM pg_catalog.pg_current_xact_id_if_assigned() "
 		/* an organization waits while an earlier operation of it awaits a retry */
-		"  AND NOT EXISTS (SELECT 1 FROM velt.outbox e "
-		"                  JOIN velt.commit_order ec ON ec.xact = e.xact "
-		"                  WHERE e.target = o.target AND e.state = 'pending' "
-		"                    AND e.next_attempt_at > pg_catalog.clock_timestamp() "
-		"                    AND (COALESCE(ec.seq, 9223372036854775807), e.id) "
-		"                      < (COALESCE(c.seq, 9223372036854775807), o.id)) "
+		"  AND (w.target IS NULL OR "
+		"       (COALESCE(c.seq, 9223372036854775807), o.id) < (w.seq, w.id)) "
 		"  AND pg_catalog.pg_try_advisory_xact_lock(1986356340, pg_catalog.hashtext(o.target)) "
 		"ORDER BY c.seq NULLS LAST, o.id "
 		"LIMIT $1 "
 		"FOR UPDATE OF o SKIP LOCKED";
-	Oid			types[1] = {INT4OID};
-	Datum		values[1];
+	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
+	Datum		values[2];
 	int			rc;
 	uint64		i;
 	int			items = 0;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	values[0] = Int32GetDatum(max_items);
-	rc = SPI_execute_with_args(sql, 1, types, values, NULL, false, 0);
+	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	rc = SPI_execute_with_args(sql, 2, types, values, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read velt.outbox: %s", SPI_result_code_string(rc));
 
