@@ -23,22 +23,7 @@ velt_build_install || exit 1
 velt_start_standin || exit 1
 velt_start_blackhole || exit 1
 velt_start_tls_standin || exit 1
-pg_dropcluster --stop "$VELT_PG_VERSION" "$name" 2>/dev/null
-pg_createcluster "$VELT_PG_VERSION" "$name" -p "$port" -- --auth=trust >/dev/null || exit 1
-cat >>"/etc/postgresql/$VELT_PG_VERSION/$name/postgresql.conf" <<CONF
-shared_preload_libraries = 'velt,pg_cron'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 16
-velt.base_url = '$VELT_STANDIN_URL'
-velt.api_key = '$VELT_TEST_API_KEY'
-velt.auth_token = '$VELT_TEST_AUTH_TOKEN'
-velt.retry_max_delay_ms = 2000
-velt.database = 'velt_worker'
-regress.blackhole_url = '$VELT_BLACKHOLE_URL'
-regress.tls_url = '$VELT_TLS_URL'
-regress.tls_ca = '$VELT_TLS_CA'
-CONF
+velt_create_private_cluster "$name" "$port" || exit 1
 pg_ctlcluster "$VELT_PG_VERSION" "$name" start || exit 1
 env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY PGPORT="$port" PGUSER=postgres PGHOST=/var/run/postgresql \
 	make -s -C "$VELT_ROOT" installcheck PG_CONFIG="/usr/lib/postgresql/$VELT_PG_VERSION/bin/pg_config" \

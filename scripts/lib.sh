@@ -26,9 +26,10 @@ as_root() {
 }
 
 # apt-get only what is not installed yet, so a prepared machine skips it.
+# Installs VELT_PACKAGES, or the packages given as arguments.
 velt_install_packages() {
 	local missing=() pkg
-	for pkg in $VELT_PACKAGES; do
+	for pkg in ${*:-$VELT_PACKAGES}; do
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
 			missing+=("$pkg")
 	done
@@ -131,28 +132,52 @@ velt_stop_standin() {
 	VELT_STANDIN_PID= VELT_TLS_PID= VELT_BLACKHOLE_PID=
 }
 
+# The settings of every test cluster, as postgresql.conf lines: velt and
+# pg_cron preloaded, velt pointed at the stand-in with throwaway secrets,
+# the worker's database, and the URLs of the other test servers (when
+# started).
+velt_cluster_settings() {
+	cat <<CONF
+shared_preload_libraries = 'velt,pg_cron'
+cron.database_name = 'postgres'
+cron.use_background_workers = 'on'
+max_worker_processes = '16'
+velt.base_url = '$VELT_STANDIN_URL'
+velt.api_key = '$VELT_TEST_API_KEY'
+velt.auth_token = '$VELT_TEST_AUTH_TOKEN'
+velt.retry_max_delay_ms = '2000'
+velt.database = 'velt_worker'
+CONF
+	[ -n "${VELT_BLACKHOLE_URL:-}" ] && echo "regress.blackhole_url = '$VELT_BLACKHOLE_URL'"
+	[ -n "${VELT_TLS_URL:-}" ] && echo "regress.tls_url = '$VELT_TLS_URL'"
+	[ -n "${VELT_TLS_CA:-}" ] && echo "regress.tls_ca = '$VELT_TLS_CA'"
+	return 0
+}
+
+# Creates, afresh and not started, a private cluster NAME on PORT (local
+# connections trusted) with velt_cluster_settings; for tools that must not
+# share the "regress" cluster of velt_in_cluster.
+velt_create_private_cluster() {
+	local name=$1 port=$2
+	pg_dropcluster --stop "$VELT_PG_VERSION" "$name" 2>/dev/null
+	pg_createcluster "$VELT_PG_VERSION" "$name" -p "$port" -- --auth=trust >/dev/null || return 1
+	velt_cluster_settings >>"/etc/postgresql/$VELT_PG_VERSION/$name/postgresql.conf"
+}
+
 # Runs a command inside a throwaway cluster configured for the stand-in.
 velt_in_cluster() {
+	local options=() line
 	# a run killed half-way can leave pg_virtualenv's cluster behind, and
 	# the next pg_virtualenv would then refuse to create it
 	if [ "$(id -u)" -eq 0 ] && pg_lsclusters -h 2>/dev/null | grep -q "^$VELT_PG_VERSION regress "; then
 		log "removing a leftover $VELT_PG_VERSION/regress cluster"
 		pg_dropcluster --stop "$VELT_PG_VERSION" regress
 	fi
+	# name = 'value' lines as pg_virtualenv's -o name=value
+	while IFS= read -r line; do
+		options+=(-o "$(printf '%s' "$line" | sed -E "s/^([^ ]+) = '(.*)'\$/\1=\2/")")
+	done < <(velt_cluster_settings)
 	# requests to 127.0.0.1 must not be sent to a proxy from the environment
 	env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u all_proxy \
-		pg_virtualenv -v "$VELT_PG_VERSION" \
-		-o "shared_preload_libraries=velt,pg_cron" \
-		-o "cron.database_name=postgres" \
-		-o "cron.use_background_workers=on" \
-		-o "max_worker_processes=16" \
-		-o "velt.base_url=$VELT_STANDIN_URL" \
-		-o "velt.api_key=$VELT_TEST_API_KEY" \
-		-o "velt.auth_token=$VELT_TEST_AUTH_TOKEN" \
-		-o "velt.retry_max_delay_ms=2000" \
-		-o "velt.database=velt_worker" \
-		${VELT_BLACKHOLE_URL:+-o "regress.blackhole_url=$VELT_BLACKHOLE_URL"} \
-		${VELT_TLS_URL:+-o "regress.tls_url=$VELT_TLS_URL"} \
-		${VELT_TLS_CA:+-o "regress.tls_ca=$VELT_TLS_CA"} \
-		"$@"
+		pg_virtualenv -v "$VELT_PG_VERSION" "${options[@]}" "$@"
 }
