@@ -17,18 +17,9 @@ free_port() {
 }
 
 bench_install_packages() {
-	local missing=() pkg
-	for pkg in $BENCH_PACKAGES; do
-		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
-			missing+=("$pkg")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	log "installing: ${missing[*]}"
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-		"${missing[@]}" >/dev/null
 	# Debian's package may start its own nginx on port 80; the benchmarks do
 	# not use it
+	velt_install_packages $BENCH_PACKAGES
 }
 
 # Sets BENCH_NGINX_DIR, BENCH_NGINX_PID, BENCH_CANNED_URL, BENCH_ECHO_URL,

@@ -52,7 +52,7 @@ rm -f "$regress_log"
 passed=$((passed + ok_tests))
 failed=$((failed + bad_tests))
 
-log "static analysis (cppcheck)"
+log "static analysis (cppcheck, clang-tidy)"
 if bash "$VELT_ROOT/scripts/lint.sh"; then
 	passed=$((passed + 1))
 else
