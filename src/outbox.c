@@ -433,7 +433,7 @@ take_operations(Drain *drain, int max_items)
 		"  FROM velt.outbox e JOIN velt.commit_order ec ON ec.xact = e.xact "
 		"  WHERE e.state = 'pending' AND e.next_attempt_at > $2 "
 		"  ORDER BY e.target, 2, 3) "
-		"SELECT o.id, o.endpoint, o.target, o.fixed::pg_catalog.text, o.items::pg_catalog.text, "
+		"SELECT o.id, o.endpoint, o.target, o.fixed::pg_catalog.text, o.items, "
 		"       o.ids, o.attempts, o.enqueued_at, o.item_values "
 		"FROM velt.outbox o JOIN velt.commit_order c ON c.xact = o.xact "
 		"     LEFT JOIN waiting w ON w.target = o.target "
@@ -469,8 +469,9 @@ take_operations(Drain *drain, int max_items)
 		OutboxOp   *op = &drain->ops[drain->nops];
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 		char	   *endpoint_path = SPI_getvalue(tuple, desc, 2);
-		char	   *items_text = SPI_getvalue(tuple, desc, 5);
 		bool		isnull;
+		bool		no_items;
+		Datum		items_datum = SPI_getbinval(tuple, desc, 5, &no_items);
 		ArrayType  *ids;
 		Datum	   *elems;
 		int			nelems;
@@ -490,8 +491,11 @@ take_operations(Drain *drain, int max_items)
 		op->call.ids = palloc(sizeof(char *) * Max(nelems, 1));
 		for (j = 0; j < nelems; j++)
 			op->call.ids[j] = TextDatumGetCString(elems[j]);
-		if (items_text)
-			op->call.items = parse_stored_json(items_text, op->id, "items");
+		if (!no_items)
+		{
+			/* kept as jsonb: converted a request's worth at a time when sent */
+			op->call.items_jsonb = DatumGetJsonbPCopy(items_datum);
+		}
 		else
 		{
 			Datum		rows = SPI_getbinval(tuple, desc, 9, &isnull);
@@ -594,7 +598,7 @@ place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 	Batch	   *batch;
 	int			i;
 
-	if (op->call.items != NULL)
+	if (velt_call_has_items(&op->call))
 	{
 		for (i = list_length(target->batches) - 1; i >= 0; i--)
 		{
@@ -622,7 +626,7 @@ place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 	batch->endpoint = op->call.endpoint;
 	batch->fixed_key = op->fixed_key;
 	batch->fixed = op->call.fixed;
-	batch->barrier = (op->call.items == NULL);
+	batch->barrier = !velt_call_has_items(&op->call);
 	batch->ids = new_id_set();
 	batch_add_piece(drain, batch, piece);
 	target->batches = lappend(target->batches, batch);
@@ -648,7 +652,7 @@ coalesce(Drain *drain)
 		Piece		piece;
 
 		piece.op = i;
-		if (op->call.items == NULL)
+		if (!velt_call_has_items(&op->call))
 		{
 			piece.first = 0;
 			piece.count = 0;
@@ -814,8 +818,7 @@ send_batch(Drain *drain, Batch *batch, VeltDrainSummary *summary)
 
 			for (i = piece->first; i < piece->first + piece->count; i++)
 			{
-				json_object_array_add(call.items,
-									  json_object_get(json_object_array_get_idx(op->call.items, i)));
+				velt_call_append_item(&op->call, i, call.items);
 				call.ids[n] = op->call.ids[i];
 				sink.item_op[n] = piece->op;
 				sink.item_pos[n] = i;
@@ -909,7 +912,7 @@ drop_answered_items(const OutboxOp *op)
 	{
 		if (op->answered[i])
 			continue;
-		json_object_array_add(items, json_object_get(json_object_array_get_idx(op->call.items, i)));
+		velt_call_append_item(&op->call, i, items);
 		ids[n++] = CStringGetTextDatum(op->call.ids[i]);
 	}
 	values[0] = Int64GetDatum(op->id);

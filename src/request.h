@@ -29,9 +29,10 @@ typedef struct VeltCall
 	json_object *items;			/* array of items, or NULL: see items_jsonb */
 	const char **ids;			/* the ID of each item */
 	int			nitems;
-	Jsonb	   *items_jsonb;	/* the items as the caller passed them, when
-								 * they came as jsonb (then items is NULL);
-								 * neither is set for delete_all */
+	Jsonb	   *items_jsonb;	/* the items as jsonb, as the caller passed
+								 * them or as the outbox stored them (then
+								 * items is NULL); neither is set for
+								 * delete_all */
 	int			max_items;		/* reads: most rows wanted, 0 for all */
 } VeltCall;
 
