@@ -302,9 +302,8 @@ velt_raise_exchange_error(const VeltExchange *ex, int batch, int nbatches)
 	elog(ERROR, "velt_raise_exchange_error called for a successful exchange");
 }
 
-/* The call's "data" for items [first .. first+count): fixed members, then the items. */
-static json_object *
-build_data(const VeltCall *call, int first, int count)
+json_object *
+velt_call_data(const VeltCall *call, const char *items_key, int first, int count)
 {
 	json_object *data = velt_jsonc_owned(checked(json_object_new_object()));
 
@@ -314,12 +313,16 @@ build_data(const VeltCall *call, int first, int count)
 			json_object_object_add(data, key, json_object_get(value));
 	}
 
-	if (velt_call_has_items(call))
+	if (count > 0)
 	{
 		json_object *slice = checked(json_object_new_array_ext(count));
 		int			i;
 
-		json_object_object_add(data, call->endpoint->items_key, slice);
+		if (json_object_object_add(data, items_key, slice) != 0)
+		{
+			json_object_put(slice);
+			checked(NULL);
+		}
 		for (i = 0; i < count; i++)
 			velt_call_append_item(call, first + i, slice);
 	}
@@ -443,7 +446,9 @@ velt_send_items(const VeltCall *call, int first, int count, int max_retries,
 	int			n;
 	int			i;
 
-	velt_post_data(call->endpoint->path, build_data(call, first, count), max_retries, ex);
+	velt_post_data(call->endpoint->path,
+				   velt_call_data(call, call->endpoint->items_key, first, count),
+				   max_retries, ex);
 	details = velt_items_in_error_details(call->endpoint, ex, json_type_object);
 	if (details)
 	{

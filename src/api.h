@@ -62,6 +62,14 @@ extern long velt_backoff_ms(int attempt, double base_ms, int cap_ms,
 /*
  * Sends {"data": data} to the endpoint path (see velt_exchange).
  */
+/*
+ * The "data" of a request for items [first, first + count) of call: its
+ * fixed members, then the items under items_key (none when count is 0).
+ * Owned by CurrentMemoryContext.
+ */
+extern json_object *velt_call_data(const VeltCall *call, const char *items_key,
+								   int first, int count);
+
 extern void velt_post_data(const char *endpoint_path, json_object *data,
 						   int max_retries, VeltExchange *ex);
 

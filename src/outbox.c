@@ -154,10 +154,9 @@ velt_outbox_enqueue(const VeltCall *call)
 
 	if (!json_object_object_get_ex(call->fixed, "organizationId", &org))
 		elog(ERROR, "an outbox operation needs an organization");
+	/* an ID list is stored as its ids column alone */
 	if (call->items_jsonb)
 		items = JsonbPGetDatum(call->items_jsonb);
-	else if (call->items)
-		items = velt_jsonc_to_jsonb(call->items);
 	return velt_outbox_insert(call->endpoint->path, json_object_get_string(org),
 							  velt_jsonc_to_jsonb(call->fixed), items,
 							  ids_array(call), (Datum) 0);
@@ -387,18 +386,6 @@ items_from_rows(Datum rows_datum, VeltCall *call)
 	return items;
 }
 
-/* Items of an ID-list endpoint, stored only as the ids column. */
-static json_object *
-items_from_ids(const VeltCall *call)
-{
-	json_object *items = velt_jsonc_owned(json_object_new_array_ext(call->nitems));
-	int			i;
-
-	for (i = 0; i < call->nitems; i++)
-		json_object_array_add(items, json_object_new_string(call->ids[i]));
-	return items;
-}
-
 static json_object *
 parse_stored_json(const char *text, int64 op_id, const char *column)
 {
@@ -500,12 +487,9 @@ take_operations(Drain *drain, int max_items)
 		{
 			Datum		rows = SPI_getbinval(tuple, desc, 9, &isnull);
 
+			/* else an ID list (the ids are the items) or delete_all */
 			if (!isnull)
 				op->call.items = items_from_rows(rows, &op->call);
-			else if (nelems > 0)
-				op->call.items = items_from_ids(&op->call);
-			else
-				op->call.items = NULL;	/* delete_all */
 		}
 		op->attempts = DatumGetInt32(SPI_getbinval(tuple, desc, 7, &isnull));
 		op->enqueued_at = SPI_getbinval(tuple, desc, 8, &isnull);

@@ -89,7 +89,8 @@ put_row(ReturnSetInfo *rsinfo, const VeltEndpoint *ep, json_object *object)
 }
 
 /*
- * Sends one page request.  Returns Velt's result object and sets *rows to
+ * Sends one page request.  Returns Velt's result object (NULL for the
+ * partial-failure answer below, which has no page token) and sets *rows to
  * its data.  v2 documents answer a request naming an unknown ID with HTTP
  * 500 INTERNAL and the found records (plus not-found items) in
  * error.details: the records are the rows, the misses are left out, as v1
@@ -120,7 +121,7 @@ read_page(const VeltEndpoint *ep, json_object *data, VeltExchange *ex, json_obje
 			json_object_array_add(found, json_object_get(item));
 		}
 		*rows = found;
-		return ex->envelope.root;	/* no page token in an error answer */
+		return NULL;			/* an error answer has no page token */
 	}
 	if (ex->kind != VELT_ANSWER_OK)
 		velt_raise_exchange_error(ex, 1, 1);
@@ -145,7 +146,7 @@ read_pages(const VeltCall *call, ReturnSetInfo *rsinfo, int first, int count,
 	for (pages = 0; pages < VELT_MAX_PAGES; pages++)
 	{
 		MemoryContext old = MemoryContextSwitchTo(page_cxt);
-		json_object *data = velt_jsonc_owned(json_object_new_object());
+		json_object *data = velt_call_data(call, ep->filter_key, first, count);
 		json_object *result;
 		json_object *rows;
 		json_object *next = NULL;
@@ -153,19 +154,6 @@ read_pages(const VeltCall *call, ReturnSetInfo *rsinfo, int first, int count,
 		size_t		i;
 		char	   *next_token = NULL;
 
-		{
-			json_object_object_foreach(call->fixed, key, value)
-				json_object_object_add(data, key, json_object_get(value));
-		}
-		if (count > 0)
-		{
-			json_object *ids = json_object_new_array_ext(count);
-			int			j;
-
-			for (j = first; j < first + count; j++)
-				json_object_array_add(ids, json_object_new_string(call->ids[j]));
-			json_object_object_add(data, ep->filter_key, ids);
-		}
 		if (token)
 			json_object_object_add(data, "pageToken", json_object_new_string(token));
 
@@ -193,7 +181,7 @@ read_pages(const VeltCall *call, ReturnSetInfo *rsinfo, int first, int count,
 				break;
 		}
 
-		if ((budget <= 0 || produced < budget) &&
+		if (result != NULL && (budget <= 0 || produced < budget) &&
 			json_object_object_get_ex(result, ep->page_token_key, &next) &&
 			json_object_is_type(next, json_type_string) &&
 			json_object_get_string_len(next) > 0)
@@ -209,6 +197,8 @@ read_pages(const VeltCall *call, ReturnSetInfo *rsinfo, int first, int count,
 		MemoryContextReset(page_cxt);
 		if (next_token == NULL)
 			break;
+		if (token)
+			pfree(token);
 		token = next_token;
 	}
 	if (pages >= VELT_MAX_PAGES)

@@ -257,16 +257,25 @@ take_item_objects(FunctionCallInfo fcinfo, int argno, VeltCall *call)
 void
 velt_call_append_item(const VeltCall *call, int index, json_object *slice)
 {
-	if (call->items != NULL)
+	json_object *item;
+
+	if (call->items_jsonb != NULL)
 	{
-		if (json_object_array_add(slice,
-								  json_object_get(json_object_array_get_idx(call->items, index))) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory building the request")));
-	}
-	else
 		velt_jsonb_element_append(slice, call->items_jsonb, index);
+		return;
+	}
+	/* json-c items, or an ID-list call, whose items are its IDs */
+	if (call->items != NULL)
+		item = json_object_get(json_object_array_get_idx(call->items, index));
+	else
+		item = json_object_new_string(call->ids[index]);
+	if (item == NULL || json_object_array_add(slice, item) != 0)
+	{
+		json_object_put(item);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory building the request")));
+	}
 }
 
 /* A one-dimensional text[] of non-NULL, non-empty IDs. */
@@ -294,7 +303,6 @@ take_item_ids(FunctionCallInfo fcinfo, int argno, VeltCall *call)
 				 errmsg("%s must not be empty", arg)));
 	lower = ARR_LBOUND(array)[0];
 
-	call->items = velt_jsonc_owned(json_object_new_array_ext(count));
 	call->nitems = count;
 	call->ids = palloc(sizeof(char *) * count);
 	positions = palloc(sizeof(int) * count);
@@ -313,10 +321,6 @@ take_item_ids(FunctionCallInfo fcinfo, int argno, VeltCall *call)
 					 errmsg("%s[%d] is empty", arg, lower + i)));
 		positions[i] = lower + i;
 		velt_reject_control_characters(id, strlen(id), arg, &positions[i], NULL);
-		if (json_object_array_add(call->items, json_object_new_string(id)) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory building the request")));
 		call->ids[i] = id;
 	}
 	reject_duplicate_ids(call, positions);

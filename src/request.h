@@ -26,7 +26,9 @@ typedef struct VeltCall
 {
 	const VeltEndpoint *endpoint;
 	json_object *fixed;			/* data members common to every batch */
-	json_object *items;			/* array of items, or NULL: see items_jsonb */
+	json_object *items;			/* array of items as json-c, or NULL: see
+								 * items_jsonb; for an ID list, its IDs are
+								 * its items */
 	const char **ids;			/* the ID of each item */
 	int			nitems;
 	Jsonb	   *items_jsonb;	/* the items as jsonb, as the caller passed
@@ -40,7 +42,7 @@ typedef struct VeltCall
 static inline bool
 velt_call_has_items(const VeltCall *call)
 {
-	return call->items != NULL || call->items_jsonb != NULL;
+	return call->nitems > 0;
 }
 
 /*
