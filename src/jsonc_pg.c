@@ -15,6 +15,7 @@
 #include "json_c.h"
 
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -121,19 +122,26 @@ new_jsonc_for(const JsonbValue *v)
 	return obj;
 }
 
+/* What a conversion from jsonb carries down its levels. */
+typedef struct JsonbToJsonc
+{
+	StringInfoData key;			/* the current object key, NUL-terminated */
+	const char *what;			/* names the value in the depth error; NULL
+								 * when the depth was checked before */
+} JsonbToJsonc;
+
 /*
- * Fills the empty json-c array or object into with the members of
- * container c.  Each child is attached
- * before it is filled, so the caller's owned root reaches everything built
- * so far if an error interrupts.
+ * Fills the empty json-c array or object into, at nesting level depth,
+ * with the members of container c.  Each child is attached before it is
+ * filled, so the caller's owned root reaches everything built so far if
+ * an error interrupts.
  */
 static void
-fill_from_container(json_object *into, JsonbContainer *c)
+fill_from_container(JsonbToJsonc *conv, json_object *into, JsonbContainer *c, int depth)
 {
 	JsonbIterator *it = JsonbIteratorInit(c);
 	JsonbIteratorToken tok;
 	JsonbValue	v;
-	char	   *key = NULL;
 
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -141,19 +149,23 @@ fill_from_container(json_object *into, JsonbContainer *c)
 
 		if (tok == WJB_KEY)
 		{
-			key = pnstrdup(v.val.string.val, v.val.string.len);
+			resetStringInfo(&conv->key);
+			appendBinaryStringInfo(&conv->key, v.val.string.val, v.val.string.len);
 			continue;
 		}
 		if (tok != WJB_VALUE && tok != WJB_ELEM)
 			continue;
+		if (v.type == jbvBinary && conv->what && depth + 1 > VELT_JSON_MAX_DEPTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s cannot be sent to Velt: it is nested deeper than %d levels",
+							conv->what, VELT_JSON_MAX_DEPTH)));
 		child = new_jsonc_for(&v);
-		if (tok == WJB_VALUE)
-		{
-			if (json_object_object_add(into, key, child) != 0)
-				raise_out_of_memory();
-			pfree(key);
-		}
-		else if (json_object_array_add(into, child) != 0)
+		/* jsonb keys are unique: json-c need not look for an existing one */
+		if (tok == WJB_VALUE ?
+			json_object_object_add_ex(into, conv->key.data, child,
+									  JSON_C_OBJECT_ADD_KEY_IS_NEW) != 0 :
+			json_object_array_add(into, child) != 0)
 		{
 			json_object_put(child);
 			raise_out_of_memory();
@@ -161,7 +173,7 @@ fill_from_container(json_object *into, JsonbContainer *c)
 		if (v.type == jbvBinary)
 		{
 			check_stack_depth();
-			fill_from_container(child, v.val.binary.data);
+			fill_from_container(conv, child, v.val.binary.data, depth + 1);
 		}
 	}
 }
@@ -171,9 +183,10 @@ fill_from_container(json_object *into, JsonbContainer *c)
  * directly from the binary form (no text round trip).
  */
 static json_object *
-container_to_jsonc(JsonbContainer *c)
+container_to_jsonc(JsonbContainer *c, const char *what)
 {
 	json_object *root;
+	JsonbToJsonc conv;
 
 	if (JsonContainerIsScalar(c))
 	{
@@ -189,7 +202,10 @@ container_to_jsonc(JsonbContainer *c)
 	if (root == NULL)
 		raise_out_of_memory();
 	velt_jsonc_owned(root);
-	fill_from_container(root, c);
+	initStringInfo(&conv.key);
+	conv.what = what;
+	fill_from_container(&conv, root, c, 1);
+	pfree(conv.key.data);
 	return root;
 }
 
@@ -218,21 +234,10 @@ velt_jsonb_depth(JsonbContainer *c)
 	return deepest + 1;
 }
 
-void
-velt_check_jsonb_depth(JsonbContainer *c, const char *what)
-{
-	if (velt_jsonb_depth(c) > VELT_JSON_MAX_DEPTH)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s cannot be sent to Velt: it is nested deeper than %d levels",
-						what, VELT_JSON_MAX_DEPTH)));
-}
-
 json_object *
 velt_jsonb_to_jsonc(Jsonb *jb, const char *what)
 {
-	velt_check_jsonb_depth(&jb->root, what);
-	return container_to_jsonc(&jb->root);
+	return container_to_jsonc(&jb->root, what);
 }
 
 void
@@ -251,7 +256,14 @@ velt_jsonb_element_append(json_object *array, Jsonb *jb, int index)
 	}
 	/* attached first, so the array's owner releases it if filling fails */
 	if (v->type == jbvBinary)
-		fill_from_container(element, v->val.binary.data);
+	{
+		JsonbToJsonc conv;
+
+		initStringInfo(&conv.key);
+		conv.what = NULL;
+		fill_from_container(&conv, element, v->val.binary.data, 1);
+		pfree(conv.key.data);
+	}
 }
 
 const char *

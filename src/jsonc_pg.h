@@ -38,9 +38,6 @@ extern void velt_jsonb_element_append(json_object *array, Jsonb *jb, int index);
 /* Levels of nesting of a container (a scalar is 0, [] or {} is 1). */
 extern int	velt_jsonb_depth(JsonbContainer *c);
 
-/* Raises 22023, naming what, if c nests deeper than VELT_JSON_MAX_DEPTH. */
-extern void velt_check_jsonb_depth(JsonbContainer *c, const char *what);
-
 /*
  * json-c to a jsonb Datum in CurrentMemoryContext, built directly (no text
  * round trip).  The _checked form returns false if a string holds a NUL
