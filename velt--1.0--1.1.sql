@@ -9,20 +9,11 @@
 -- Velt.  velt.require now applies the C functions' rules, and the new
 -- velt.optional applies them to arguments that may be NULL.
 
--- Raises if text has a control character (U+0001 to U+001F, U+007F).
+-- Raises if text has a control character (U+0001 to U+001F, U+007F): the
+-- C functions' own check and message.
 CREATE FUNCTION velt.reject_control_characters(value text, name text) RETURNS void
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	bad text := substring(value FROM '[\x01-\x1f\x7f]');
-BEGIN
-	IF bad IS NOT NULL THEN
-		RAISE EXCEPTION '% contains a control character', name
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('Character %s is U+%s.', strpos(value, bad),
-								  lpad(upper(to_hex(ascii(bad))), 4, '0')),
-				  HINT = 'IDs must not contain control characters (U+0000 to U+001F, U+007F) such as tabs and line breaks.';
-	END IF;
-END $$;
+AS 'MODULE_PATHNAME', 'velt_sql_reject_control_characters'
+LANGUAGE C IMMUTABLE STRICT;
 
 CREATE OR REPLACE FUNCTION velt.require(value anyelement, name text) RETURNS anyelement
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$

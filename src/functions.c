@@ -205,3 +205,19 @@ velt_request(PG_FUNCTION_ARGS)
 	velt_require_credentials();
 	PG_RETURN_DATUM(velt_jsonc_to_jsonb(velt_call_result(path, data, &ex)));
 }
+
+PG_FUNCTION_INFO_V1(velt_sql_reject_control_characters);
+
+/*
+ * velt.reject_control_characters(value, name): the ID rule of the C
+ * functions for the functions written in SQL, with the same message.
+ */
+Datum
+velt_sql_reject_control_characters(PG_FUNCTION_ARGS)
+{
+	text	   *value = PG_GETARG_TEXT_PP(0);
+
+	velt_reject_control_characters(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
+								   text_to_cstring(PG_GETARG_TEXT_PP(1)), NULL, NULL);
+	PG_RETURN_VOID();
+}

@@ -26,7 +26,6 @@
 #include <curl/curl.h>
 
 #include "miscadmin.h"
-#include "portability/instr_time.h"
 #include "storage/pmsignal.h"
 
 #include "http.h"
@@ -86,9 +85,18 @@ ensure_handles(void)
 	}
 }
 
+/* Frees the cached headers, wiping the secrets in them first. */
 static void
 free_header_list(void)
 {
+	struct curl_slist *line;
+
+	for (line = header_list; line; line = line->next)
+		explicit_bzero(line->data, strlen(line->data));
+	if (header_key)
+		explicit_bzero(header_key, strlen(header_key));
+	if (header_token)
+		explicit_bzero(header_token, strlen(header_token));
 	curl_slist_free_all(header_list);
 	header_list = NULL;
 	free(header_key);
@@ -328,8 +336,6 @@ velt_http_post(const VeltHttpRequest *req, VeltHttpResponse *resp)
 	static char errbuf[CURL_ERROR_SIZE];	/* libcurl keeps a pointer to it */
 	volatile CURLcode result = CURLE_OK;
 	CURLMcode	mcode;
-	instr_time	start;
-	instr_time	elapsed;
 
 	ensure_handles();
 	reset_response_buffer();
@@ -337,7 +343,6 @@ velt_http_post(const VeltHttpRequest *req, VeltHttpResponse *resp)
 	errbuf[0] = '\0';
 	set_options(req, errbuf);
 
-	INSTR_TIME_SET_CURRENT(start);
 	mcode = curl_multi_add_handle(multi_handle, easy_handle);
 	if (mcode != CURLM_OK)
 		ereport(ERROR,
@@ -354,22 +359,16 @@ velt_http_post(const VeltHttpRequest *req, VeltHttpResponse *resp)
 	}
 	PG_END_TRY();
 
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
-	resp->elapsed_ms = INSTR_TIME_GET_MILLISEC(elapsed);
 	resp->retry_after_s = -1;
 
 	if (result == CURLE_OK)
 	{
 		long		status = 0;
 		curl_off_t	retry_after = 0;
-		long		connects = 0;
 		struct curl_header *hdr;
 
 		curl_easy_getinfo(easy_handle, CURLINFO_RESPONSE_CODE, &status);
-		curl_easy_getinfo(easy_handle, CURLINFO_NUM_CONNECTS, &connects);
 		resp->status = status;
-		resp->connections_opened = connects;
 		/* CURLINFO_RETRY_AFTER reads both delta-seconds and HTTP dates */
 		if (curl_easy_header(easy_handle, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK &&
 			curl_easy_getinfo(easy_handle, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK)

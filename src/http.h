@@ -49,8 +49,6 @@ typedef struct VeltHttpResponse
 	long		retry_after_s;	/* Retry-After in seconds, -1 if absent */
 	const char *body;			/* NUL-terminated; valid until the next request */
 	size_t		body_len;
-	double		elapsed_ms;
-	long		connections_opened;	/* new TCP connections this exchange */
 } VeltHttpResponse;
 
 extern void velt_http_post(const VeltHttpRequest *req, VeltHttpResponse *resp);

@@ -1092,7 +1092,6 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 			credentials_checked = true;
 		}
 		taken += round_items;
-		summary->operations += drain.nops;
 		coalesce(&drain);
 
 		foreach(tc, drain.targets)

@@ -19,7 +19,6 @@ typedef struct VeltDrainSummary
 	int64		delivered;		/* items Velt answered for */
 	int64		failed;			/* items rejected or dead-lettered */
 	int64		retried;		/* items scheduled for a later attempt */
-	int			operations;		/* operations taken */
 	int			settled;		/* operations delivered or finally failed */
 	double		seconds;
 	TimestampTz next_due;		/* earliest next_attempt_at seen, or 0 */

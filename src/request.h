@@ -52,6 +52,9 @@ velt_call_has_items(const VeltCall *call)
  */
 extern void velt_call_append_item(const VeltCall *call, int index, json_object *slice);
 
+/* The byte offset of value's first control character, or -1. */
+extern int	velt_control_character_at(const char *value, int len);
+
 /*
  * Raises 22023 if value (len bytes) holds a control character (U+0001 to
  * U+001F, U+007F), naming arg, and *index and field when given.

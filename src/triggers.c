@@ -310,11 +310,12 @@ static void
 reject_control_characters(TriggerData *td, const char *column, const char *key,
 						  const char *value, int len)
 {
-	char	   *what = psprintf("velt_users_trigger: column \"%s\" (%s) of table %s",
-								column, key, RelationGetRelationName(td->tg_relation));
-
-	velt_reject_control_characters(value, len, what, NULL, NULL);
-	pfree(what);
+	/* the message is built only for a value that fails */
+	if (velt_control_character_at(value, len) >= 0)
+		velt_reject_control_characters(value, len,
+									   psprintf("velt_users_trigger: column \"%s\" (%s) of table %s",
+												column, key, RelationGetRelationName(td->tg_relation)),
+									   NULL, NULL);
 }
 
 static char *
@@ -550,7 +551,7 @@ enqueue_adds(const Scope *scope)
 		}
 	}
 	/* the IDs are the first column of item_values; ids stays empty */
-	velt_outbox_insert("users/add", scope->org, scope_fixed(scope), (Datum) 0,
+	velt_outbox_insert(velt_endpoints[VELT_EP_ADD_USERS].path, scope->org, scope_fixed(scope), (Datum) 0,
 					   PointerGetDatum(construct_empty_array(TEXTOID)),
 					   PointerGetDatum(construct_md_array(values, nulls, 2, dims, lbs,
 														  TEXTOID, -1, false, TYPALIGN_INT)));
@@ -586,7 +587,7 @@ enqueue_removals(ScopeSet *old, ScopeSet *now)
 			ids[n++] = uid;
 		}
 		if (n > 0)
-			velt_outbox_insert("users/delete", scope->org, scope_fixed(scope), (Datum) 0,
+			velt_outbox_insert(velt_endpoints[VELT_EP_DELETE_USERS].path, scope->org, scope_fixed(scope), (Datum) 0,
 							   PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT)),
 							   (Datum) 0);
 	}
