@@ -593,13 +593,43 @@ enqueue_removals(ScopeSet *old, ScopeSet *now)
 	}
 }
 
+/* A trigger's column map, kept for the statement (a row trigger fires per row). */
+typedef struct ColumnMapCache
+{
+	Oid			tgoid;
+	ColumnMap	map;
+} ColumnMapCache;
+
+/*
+ * The column map of the firing trigger, read (and checked) at its first
+ * firing in the statement: the trigger's function info, and fn_extra with
+ * it, lives as long as the statement, during which the table cannot change.
+ */
+static const ColumnMap *
+column_map(FunctionCallInfo fcinfo, TriggerData *td)
+{
+	ColumnMapCache *cache = (ColumnMapCache *) fcinfo->flinfo->fn_extra;
+
+	if (cache == NULL || cache->tgoid != td->tg_trigger->tgoid)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		cache = palloc0(sizeof(ColumnMapCache));
+		read_column_map(td, &cache->map);
+		cache->tgoid = td->tg_trigger->tgoid;
+		fcinfo->flinfo->fn_extra = cache;
+		MemoryContextSwitchTo(old);
+	}
+	return &cache->map;
+}
+
 PG_FUNCTION_INFO_V1(velt_users_trigger);
 
 Datum
 velt_users_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	ColumnMap	map;
+	const ColumnMap *map;
 	ScopeSet	added;
 	ScopeSet	removed;
 	bool		statement;
@@ -616,7 +646,7 @@ velt_users_trigger(PG_FUNCTION_ARGS)
 	deleting = TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 
 	SPI_connect();
-	read_column_map(td, &map);
+	map = column_map(fcinfo, td);
 	if (statement &&
 		((inserting && td->tg_newtable == NULL) || (deleting && td->tg_oldtable == NULL)))
 		ereport(ERROR,
@@ -629,9 +659,9 @@ velt_users_trigger(PG_FUNCTION_ARGS)
 	if (inserting)
 	{
 		if (statement)
-			collect_table(td, &map, &added, td->tg_newtable);
+			collect_table(td, map, &added, td->tg_newtable);
 		else
-			collect_tuple(td, &map, &added,
+			collect_tuple(td, map, &added,
 						  TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple);
 		foreach(lc, added.scopes)
 			sort_scope(lfirst(lc));
@@ -639,9 +669,9 @@ velt_users_trigger(PG_FUNCTION_ARGS)
 	if (deleting)
 	{
 		if (statement)
-			collect_table(td, &map, &removed, td->tg_oldtable);
+			collect_table(td, map, &removed, td->tg_oldtable);
 		else
-			collect_tuple(td, &map, &removed, td->tg_trigtuple);
+			collect_tuple(td, map, &removed, td->tg_trigtuple);
 		/* an UPDATE removes users only from the scopes they left */
 		enqueue_removals(&removed, inserting ? &added : NULL);
 	}
