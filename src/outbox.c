@@ -204,7 +204,7 @@ typedef enum OpOutcome
 typedef struct OutboxOp
 {
 	int64		id;
-	VeltCall	call;			/* endpoint, fixed, items, ids */
+	VeltCall	call;			/* endpoint, items, ids (not fixed) */
 	const char *fixed_key;		/* canonical text of fixed */
 	char	   *target;
 	int			attempts;
@@ -470,8 +470,8 @@ take_operations(Drain *drain, int max_items)
 			elog(ERROR, "velt.outbox operation " INT64_FORMAT " names unknown endpoint \"%s\"",
 				 op->id, endpoint_path);
 		op->target = SPI_getvalue(tuple, desc, 3);
+		/* parsed once per request made (place_piece), not per operation */
 		op->fixed_key = SPI_getvalue(tuple, desc, 4);
-		op->call.fixed = parse_stored_json(op->fixed_key, op->id, "fixed");
 		ids = DatumGetArrayTypePCopy(SPI_getbinval(tuple, desc, 6, &isnull));
 		deconstruct_array(ids, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
 		op->call.nitems = nelems;
@@ -609,7 +609,7 @@ place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 	batch = palloc0(sizeof(Batch));
 	batch->endpoint = op->call.endpoint;
 	batch->fixed_key = op->fixed_key;
-	batch->fixed = op->call.fixed;
+	batch->fixed = parse_stored_json(op->fixed_key, op->id, "fixed");
 	batch->barrier = !velt_call_has_items(&op->call);
 	batch->ids = new_id_set();
 	batch_add_piece(drain, batch, piece);
