@@ -124,3 +124,15 @@ SELECT id, success, message FROM velt_add_users('acme', test_users('big1'));
 SELECT standin_fault('{"body_bytes": 70000000}');
 SELECT state, message, hint FROM add_one();
 SELECT id, success FROM velt_add_users('acme', test_users('after-big'));
+
+-- \u0000, which jsonb cannot store: an answer with it in a per-ID result,
+-- a read's record or velt_request's result is not shaped as documented
+SELECT standin_fault('{"body": "{\"result\": {\"status\": \"success\", \"data\": {\"n1\": {\"success\": true, \"message\": \"a\\u0000b\"}}}}"}');
+SELECT * FROM try($$SELECT * FROM velt_add_users('acme', test_users('n1'))$$);
+SELECT standin_fault('{"body": "{\"result\": {\"status\": \"success\", \"data\": {\"note\": \"a\\u0000b\"}}}"}');
+SELECT * FROM try($$SELECT velt_request('users/get', '{"organizationId": "acme"}')$$);
+SELECT standin_fault('{"body": "{\"result\": {\"status\": \"success\", \"data\": [{\"id\": \"o1\", \"name\": \"a\\u0000b\"}]}}"}');
+SELECT * FROM try($$SELECT * FROM velt_get_organizations()$$);
+-- an escaped backslash before u0000 is ordinary text
+SELECT standin_fault('{"body": "{\"result\": {\"status\": \"success\", \"data\": {\"n2\": {\"success\": true, \"message\": \"a\\\\u0000b\"}}}}"}');
+SELECT id, success, message FROM velt_add_users('acme', test_users('n2'));

@@ -175,6 +175,7 @@ velt_request(PG_FUNCTION_ARGS)
 	char	   *path;
 	json_object *data;
 	VeltExchange ex;
+	Datum		answer;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -203,7 +204,14 @@ velt_request(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 		velt_merge_options(data, PG_GETARG_JSONB_P(2), NULL);
 	velt_require_credentials();
-	PG_RETURN_DATUM(velt_jsonc_to_jsonb(velt_call_result(path, data, &ex)));
+	if (!velt_jsonc_to_jsonb_checked(velt_call_result(path, data, &ex), &answer))
+	{
+		strlcpy(ex.malformed_reason, "it contains a NUL character (\\u0000), which jsonb cannot store",
+				sizeof(ex.malformed_reason));
+		ex.kind = VELT_ANSWER_MALFORMED;
+		velt_raise_exchange_error(&ex, 1, 1);
+	}
+	PG_RETURN_DATUM(answer);
 }
 
 PG_FUNCTION_INFO_V1(velt_sql_reject_control_characters);

@@ -67,7 +67,8 @@ column_value(json_object *field, Oid type, bool *isnull)
 	return (Datum) 0;
 }
 
-static void
+/* Adds object as a row; false if it holds a NUL character (jsonb cannot). */
+static bool
 put_row(ReturnSetInfo *rsinfo, const VeltEndpoint *ep, json_object *object)
 {
 	TupleDesc	desc = rsinfo->setDesc;
@@ -83,9 +84,20 @@ put_row(ReturnSetInfo *rsinfo, const VeltEndpoint *ep, json_object *object)
 			json_object_object_get_ex(object, ep->columns[i], &field);
 		values[i] = column_value(field, TupleDescAttr(desc, i)->atttypid, &nulls[i]);
 	}
-	values[desc->natts - 1] = velt_jsonc_to_jsonb(object);
+	if (!velt_jsonc_to_jsonb_checked(object, &values[desc->natts - 1]))
+		return false;
 	nulls[desc->natts - 1] = false;
 	tuplestore_putvalues(rsinfo->setResult, desc, values, nulls);
+	return true;
+}
+
+/* Velt's answer to this page is not shaped as documented: a 08P01 ERROR. */
+static void
+raise_malformed(VeltExchange *ex, const char *reason)
+{
+	strlcpy(ex->malformed_reason, reason, sizeof(ex->malformed_reason));
+	ex->kind = VELT_ANSWER_MALFORMED;
+	velt_raise_exchange_error(ex, 1, 1);
 }
 
 /*
@@ -158,24 +170,17 @@ read_pages(const VeltCall *call, ReturnSetInfo *rsinfo, int first, int count,
 			json_object_object_add(data, "pageToken", json_object_new_string(token));
 
 		result = read_page(ep, data, &ex, &rows);
-		if (rows &&
-			!json_object_is_type(rows, json_type_null) &&
-			!json_object_is_type(rows, json_type_array))
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("Velt's answer is not shaped as documented: \"result.data\" is not an array"),
-					 errdetail_internal("Endpoint: POST %s; HTTP status: %ld.", ex.path, ex.http.status)));
-		for (i = 0; rows && json_object_is_type(rows, json_type_array) &&
-			 i < json_object_array_length(rows); i++)
+		/* read_page gives no rows for a JSON null */
+		if (rows && !json_object_is_type(rows, json_type_array))
+			raise_malformed(&ex, "\"result.data\" is not an array");
+		for (i = 0; rows && i < json_object_array_length(rows); i++)
 		{
 			json_object *object = json_object_array_get_idx(rows, i);
 
 			if (!json_object_is_type(object, json_type_object))
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("Velt's answer is not shaped as documented: item %zu of \"result.data\" is not an object", i),
-						 errdetail_internal("Endpoint: POST %s; HTTP status: %ld.", ex.path, ex.http.status)));
-			put_row(rsinfo, ep, object);
+				raise_malformed(&ex, psprintf("item %zu of \"result.data\" is not an object", i));
+			if (!put_row(rsinfo, ep, object))
+				raise_malformed(&ex, psprintf("item %zu of \"result.data\" contains a NUL character", i));
 			produced++;
 			if (budget > 0 && produced >= budget)
 				break;
@@ -187,10 +192,7 @@ read_pages(const VeltCall *call, ReturnSetInfo *rsinfo, int first, int count,
 			json_object_get_string_len(next) > 0)
 		{
 			if (token && strcmp(token, json_object_get_string(next)) == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("Velt returned the same page token twice"),
-						 errdetail_internal("Endpoint: POST %s; HTTP status: %ld.", ex.path, ex.http.status)));
+				raise_malformed(&ex, "it repeats the previous page token");
 			next_token = MemoryContextStrdup(page_cxt->parent, json_object_get_string(next));
 		}
 		MemoryContextSwitchTo(old);
