@@ -10,6 +10,8 @@
 
 #include "postgres.h"
 
+#include "pg_compat.h"
+
 #include "envelope.h"
 #include "http.h"
 #include "request.h"
@@ -91,8 +93,8 @@ extern void velt_exchange(const char *endpoint_path, const char *body,
 						  size_t body_len, int max_retries, VeltExchange *ex);
 
 /* Raises the ERROR that describes a failed exchange. */
-extern void velt_raise_exchange_error(const VeltExchange *ex, int batch,
-									  int nbatches) pg_attribute_noreturn();
+velt_noreturn extern void velt_raise_exchange_error(const VeltExchange *ex,
+													int batch, int nbatches);
 
 /*
  * Sends items [first, first + count) of a call in one request (retrying up

@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include "pg_compat.h"
+
 #include "json_c.h"
 
 #include "catalog/pg_type.h"
@@ -290,8 +292,8 @@ scope_add_row(Scope *scope, TupleTableSlot *slot, const ColumnMap *map)
 	scope->n++;
 }
 
-static void reject_null(TriggerData *td, const char *column, const char *key,
-						bool empty) pg_attribute_noreturn();
+velt_noreturn static void reject_null(TriggerData *td, const char *column,
+									  const char *key, bool empty);
 
 static void
 reject_null(TriggerData *td, const char *column, const char *key, bool empty)
