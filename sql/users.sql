@@ -68,12 +68,13 @@ FROM velt_add_users('acme', test_users('j1', 'j2', 'j3'));
 -- JSON values reach Velt as they were given, and Velt's values come back as
 -- they were written: null, booleans, integers beyond 32 and 64 bits,
 -- decimals, nesting, non-ASCII text (the stand-in, in Python, shows 0.1000
--- as 0.1; the answer keeps Velt's 0.1000).  An integer in an answer beyond
--- 2^64 - 1 reads as 2^64 - 1: json-c cannot hold more (a documented limit).
+-- as 0.1; the answer keeps Velt's 0.1000).  Integers in an answer beyond 64
+-- bits (which json-c 0.17 and later refuse) keep their exact value too, in
+-- result and as a velt_id; digits inside a string are left alone.
 SELECT id, success FROM velt_add_users('acme',
 	'[{"userId": "types1", "name": "Zoë 東京", "email": "t@example.test", "photoUrl": null,
 	   "custom": {"n": 12345678901, "big": 123456789012345678901234567890, "dec": 0.1000,
 				  "neg": -7, "on": true, "off": false, "none": null, "list": [1, [2, {"x": null}]]}}]');
 SELECT body->'data'->'users'->0 AS user_sent FROM standin_requests() ORDER BY seq DESC LIMIT 1;
-SELECT standin_fault('{"body": "{\"result\": {\"data\": {\"t1\": {\"success\": true, \"message\": null, \"n\": 12345678901, \"dec\": 0.1000, \"big\": 1e40, \"u64\": 18446744073709551615, \"beyond\": 123456789012345678901234567890, \"none\": null, \"text\": \"Zo\\u00eb\"}}}}"}');
-SELECT id, success, message, result FROM velt_add_users('acme', test_users('t1'));
+SELECT standin_fault('{"body": "{\"result\": {\"data\": {\"t1\": {\"success\": true, \"id\": 123456789012345678901234567891, \"message\": null, \"n\": 12345678901, \"dec\": 0.1000, \"big\": 1e40, \"u64\": 18446744073709551615, \"beyond\": 123456789012345678901234567890, \"below\": -99999999999999999999, \"digits\": \"a\\\"123456789012345678901234567890\", \"none\": null, \"text\": \"Zo\\u00eb\"}}}}"}');
+SELECT id, success, velt_id, message, result FROM velt_add_users('acme', test_users('t1'));
