@@ -17,15 +17,14 @@ SELECT id, success FROM velt_add_users('acme', test_users('c2'));
 -- velt.timeout_ms bounds one exchange: class 08 with the elapsed time
 SELECT standin_fault('{"delay_ms": 10000}');
 SET velt.timeout_ms = 200;
-SELECT state, message ~ 'timed out after N milliseconds' AS timed_out, detail, hint
+SELECT state, message, detail, hint
 FROM try($$SELECT * FROM velt_add_users('acme', test_users('c3'))$$);
 RESET velt.timeout_ms;
 
 -- velt.connect_timeout_ms bounds connecting: a port where connect() hangs
 SELECT set_config('velt.base_url', current_setting('regress.blackhole_url'), false) IS NOT NULL AS set;
 SET velt.connect_timeout_ms = 200;
--- (libcurl words it "Failed to connect ... Timeout was reached" or "Connection timed out")
-SELECT state, message ~ 'Timeout was reached|timed out' AS timed_out, detail, hint
+SELECT state, message, detail, hint
 FROM try($$SELECT * FROM velt_add_users('acme', test_users('c4'))$$);
 RESET velt.connect_timeout_ms;
 RESET velt.base_url;

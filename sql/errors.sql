@@ -78,14 +78,15 @@ SELECT * FROM add_one();
 SELECT standin_fault('{"body": "{\"result\": {\"data\": {\"e1\": {\"success\": true, \"id\": [1]}}}}"}');
 SELECT * FROM add_one();
 
--- transport failures: class 08, with libcurl's reason and the elapsed time
+-- transport failures: class 08, velt's reason, the elapsed time and (in the
+-- DETAIL) libcurl's own text
 -- (libcurl itself resends once when a reused connection closes unanswered)
 SELECT standin_fault('{"drop": true, "count": 2}');
 SELECT * FROM add_one();
 SELECT standin_fault('{"truncate": true}');
 SELECT * FROM add_one();
 SET velt.base_url = 'http://127.0.0.1:1';
-SELECT state, message ~ 'after N ms' AS has_elapsed, detail, hint FROM add_one();
+SELECT * FROM add_one();
 RESET velt.base_url;
 
 -- the backend survived all of it
@@ -101,7 +102,7 @@ FROM seen_errors;
 -- TLS: a self-signed certificate is refused (verification is always on) ...
 SET velt.max_retries = 0;
 SELECT set_config('velt.base_url', current_setting('regress.tls_url'), false) IS NOT NULL AS set;
-SELECT state, message ~ 'certificate' AS certificate_problem, detail, hint FROM add_one();
+SELECT * FROM add_one();
 -- ... and accepted once velt.ca_file names the CA that signed it
 SELECT set_config('velt.ca_file', current_setting('regress.tls_ca'), false) IS NOT NULL AS set;
 SELECT id, success FROM velt_add_users('tlsco', test_users('t1'));
@@ -112,7 +113,10 @@ RESET velt.base_url;
 SET velt.base_url = 'http://velt-test.invalid';
 SET velt.connect_timeout_ms = 3000;
 -- (08001 when the resolver answers at once, 08006 if it times out)
-SELECT state LIKE '08%' AS class_08, message ~ 'resolve|Resolv|timed out|Timeout' AS could_not_resolve, detail
+SELECT state LIKE '08%' AS class_08,
+	   message IN ('could not get an answer from Velt: could not resolve Velt''s host name',
+				   'could not get an answer from Velt: timed out before a connection was made') AS could_not_resolve,
+	   detail
 FROM try($$SELECT * FROM velt_add_users('acme', test_users('e1'))$$);
 RESET velt.connect_timeout_ms;
 RESET velt.base_url;

@@ -191,6 +191,8 @@ exchange_summary(const VeltExchange *ex, int batch, int nbatches)
 					 ex->attempts == 1 ? "" : "s", ex->elapsed_ms);
 	if (nbatches > 1)
 		appendStringInfo(&s, "; request %d of %d", batch, nbatches);
+	if (ex->kind == VELT_ANSWER_TRANSPORT)
+		appendStringInfo(&s, "; libcurl: %s", ex->http.libcurl_error);
 	if (ex->kind == VELT_ANSWER_INVALID ||
 		(ex->kind == VELT_ANSWER_ERROR && ex->envelope.kind != VELT_ENVELOPE_ERROR))
 		appendStringInfo(&s, "; answer begins: %s", quote_answer(&ex->http));
@@ -257,7 +259,7 @@ velt_raise_exchange_error(const VeltExchange *ex, int batch, int nbatches)
 		case VELT_ANSWER_TRANSPORT:
 			ereport(ERROR,
 					(errcode(velt_sqlstate_for_transport(ex->http.failure)),
-					 errmsg("could not get an answer from Velt: %s", ex->http.error),
+					 errmsg("could not get an answer from Velt: %s", ex->http.reason),
 					 errdetail_internal("%s", detail),
 					 hint ? errhint("%s", hint) : 0));
 			break;

@@ -222,35 +222,64 @@ reset_response_buffer(void)
 		response.data[0] = '\0';
 }
 
-static VeltTransportFailure
-classify(CURLcode code)
+/*
+ * What a failed transfer was, in velt's own words.  libcurl's error text
+ * changes between its versions ("Couldn't connect" became "Could not
+ * connect", "transfer closed with 40 bytes remaining to read" became "end
+ * of response with 40 bytes missing"); messages lead with these words,
+ * which do not, and carry libcurl's text only as a detail.
+ */
+typedef struct FailureClass
+{
+	VeltTransportFailure failure;
+	const char *reason;
+} FailureClass;
+
+/* Classifies a CURLcode; connected says whether a connection was made. */
+static FailureClass
+classify(CURLcode code, bool connected)
 {
 	switch (code)
 	{
 		case CURLE_OK:
-			return VELT_TRANSPORT_OK;
+			return (FailureClass) {VELT_TRANSPORT_OK, ""};
 		case CURLE_COULDNT_RESOLVE_HOST:
+			return (FailureClass) {VELT_TRANSPORT_CONNECT, "could not resolve Velt's host name"};
 		case CURLE_COULDNT_RESOLVE_PROXY:
+			return (FailureClass) {VELT_TRANSPORT_CONNECT, "could not resolve the proxy's host name"};
 		case CURLE_COULDNT_CONNECT:
-			return VELT_TRANSPORT_CONNECT;
+			return (FailureClass) {VELT_TRANSPORT_CONNECT, "could not connect"};
 		case CURLE_OPERATION_TIMEDOUT:
-			return VELT_TRANSPORT_TIMEOUT;
-		case CURLE_SSL_CONNECT_ERROR:
+			if (!connected)
+				return (FailureClass) {VELT_TRANSPORT_TIMEOUT, "timed out before a connection was made"};
+			return (FailureClass) {VELT_TRANSPORT_TIMEOUT, "timed out waiting for the answer"};
+		case CURLE_PARTIAL_FILE:
+			return (FailureClass) {VELT_TRANSPORT_BROKEN, "the connection closed before the answer was complete"};
+		case CURLE_GOT_NOTHING:
+			return (FailureClass) {VELT_TRANSPORT_BROKEN, "the connection closed without an answer"};
+		case CURLE_SEND_ERROR:
+			return (FailureClass) {VELT_TRANSPORT_BROKEN, "the connection broke while sending the request"};
+		case CURLE_RECV_ERROR:
+			return (FailureClass) {VELT_TRANSPORT_BROKEN, "the connection broke while reading the answer"};
 		case CURLE_PEER_FAILED_VERIFICATION:
+			return (FailureClass) {VELT_TRANSPORT_TLS, "Velt's TLS certificate could not be verified"};
+		case CURLE_SSL_CACERT_BADFILE:
+			return (FailureClass) {VELT_TRANSPORT_TLS, "the CA certificates could not be read"};
+		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_SSL_CERTPROBLEM:
 		case CURLE_SSL_CIPHER:
-		case CURLE_SSL_CACERT_BADFILE:
 		case CURLE_SSL_ISSUER_ERROR:
 		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 		case CURLE_SSL_CRL_BADFILE:
 		case CURLE_SSL_ENGINE_NOTFOUND:
 		case CURLE_SSL_ENGINE_SETFAILED:
-			return VELT_TRANSPORT_TLS;
+			return (FailureClass) {VELT_TRANSPORT_TLS, "the TLS handshake failed"};
 		case CURLE_UNSUPPORTED_PROTOCOL:
+			return (FailureClass) {VELT_TRANSPORT_SETUP, "velt.base_url's scheme is neither http nor https"};
 		case CURLE_URL_MALFORMAT:
-			return VELT_TRANSPORT_SETUP;
+			return (FailureClass) {VELT_TRANSPORT_SETUP, "velt.base_url is not a valid URL"};
 		default:
-			return VELT_TRANSPORT_BROKEN;
+			return (FailureClass) {VELT_TRANSPORT_BROKEN, "the exchange failed"};
 	}
 }
 
@@ -330,6 +359,42 @@ drive_transfer(char *errbuf)
 	return result;
 }
 
+/* Fills resp's failure, reason and libcurl_error for a failed transfer. */
+static void
+record_failure(const VeltHttpRequest *req, CURLcode result, const char *errbuf,
+			   VeltHttpResponse *resp)
+{
+	curl_off_t	connect_time = 0;
+	curl_off_t	total_time = 0;
+	long		request_size = 0;
+	FailureClass class;
+
+	curl_easy_getinfo(easy_handle, CURLINFO_CONNECT_TIME_T, &connect_time);
+	curl_easy_getinfo(easy_handle, CURLINFO_TOTAL_TIME_T, &total_time);
+	/* a reused connection has no connect time, but its request was sent */
+	curl_easy_getinfo(easy_handle, CURLINFO_REQUEST_SIZE, &request_size);
+	/* some libcurl versions report a connect timeout as a failed connect */
+	if (result == CURLE_COULDNT_CONNECT && total_time / 1000 >= req->connect_timeout_ms)
+		result = CURLE_OPERATION_TIMEDOUT;
+	class = classify(result, connect_time > 0 || request_size > 0);
+	resp->failure = class.failure;
+	strlcpy(resp->reason, class.reason, sizeof(resp->reason));
+	if (errbuf[0] != '\0')
+		strlcpy(resp->libcurl_error, errbuf, sizeof(resp->libcurl_error));
+	else
+		strlcpy(resp->libcurl_error, curl_easy_strerror(result), sizeof(resp->libcurl_error));
+
+	/* velt's own limits: these reasons are velt's, not libcurl's */
+	if (response.too_large)
+	{
+		resp->failure = VELT_TRANSPORT_TOO_LARGE;
+		snprintf(resp->reason, sizeof(resp->reason),
+				 "answer larger than %d MB", VELT_MAX_RESPONSE_MB);
+	}
+	else if (response.out_of_memory)
+		strlcpy(resp->reason, "out of memory reading the answer", sizeof(resp->reason));
+}
+
 void
 velt_http_post(const VeltHttpRequest *req, VeltHttpResponse *resp)
 {
@@ -379,19 +444,7 @@ velt_http_post(const VeltHttpRequest *req, VeltHttpResponse *resp)
 		return;
 	}
 
-	resp->failure = classify(result);
-	if (response.too_large)
-	{
-		resp->failure = VELT_TRANSPORT_TOO_LARGE;
-		snprintf(resp->error, sizeof(resp->error),
-				 "answer larger than %d MB", VELT_MAX_RESPONSE_MB);
-	}
-	else if (response.out_of_memory)
-		strlcpy(resp->error, "out of memory reading the answer", sizeof(resp->error));
-	else if (errbuf[0] != '\0')
-		strlcpy(resp->error, errbuf, sizeof(resp->error));
-	else
-		strlcpy(resp->error, curl_easy_strerror(result), sizeof(resp->error));
+	record_failure(req, result, errbuf, resp);
 	resp->body = "";
 	resp->body_len = 0;
 }

@@ -44,7 +44,10 @@ typedef enum VeltTransportFailure
 typedef struct VeltHttpResponse
 {
 	VeltTransportFailure failure;
-	char		error[VELT_HTTP_ERROR_SIZE];	/* libcurl's reason */
+	char		reason[VELT_HTTP_ERROR_SIZE];	/* why it failed, in velt's
+												 * words (stable across
+												 * libcurl versions) */
+	char		libcurl_error[VELT_HTTP_ERROR_SIZE];	/* libcurl's own text */
 	long		status;			/* HTTP status, 0 without an answer */
 	long		retry_after_s;	/* Retry-After in seconds, -1 if absent */
 	const char *body;			/* NUL-terminated; valid until the next request */

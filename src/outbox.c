@@ -694,7 +694,8 @@ describe_failure(const VeltExchange *ex)
 	switch (ex->kind)
 	{
 		case VELT_ANSWER_TRANSPORT:
-			return psprintf("POST %s: no answer: %s", ex->path, ex->http.error);
+			return psprintf("POST %s: no answer: %s (libcurl: %s)", ex->path,
+							ex->http.reason, ex->http.libcurl_error);
 		case VELT_ANSWER_ERROR:
 			return psprintf("POST %s: HTTP %ld %s: %s", ex->path, ex->http.status,
 							ex->envelope.error_status ? ex->envelope.error_status : "",
