@@ -143,9 +143,14 @@ FROM pg_extension e, (VALUES ('ALTER'), ('DROP')) AS a(action)
 WHERE e.extname = 'velt'
 UNION ALL
 -- any other kind of member is not covered by these checks: it must be added
+-- (PostgreSQL 17 and later also list a member table's or view's row type
+-- and its array type as members: the relation's own checks cover them)
 SELECT 'unchecked ' || m.classid::regclass::text, pg_describe_object(m.classid, m.objid, 0), '-', NULL, false, NULL
 FROM members m
 WHERE m.classid NOT IN ('pg_proc'::regclass, 'pg_class'::regclass, 'pg_namespace'::regclass)
+  AND NOT (m.classid = 'pg_type'::regclass AND EXISTS (
+	SELECT 1 FROM pg_type t JOIN members r ON r.classid = 'pg_class'::regclass AND r.objid = t.typrelid
+	WHERE m.objid IN (t.oid, t.typarray)))
 $$;
 
 -- Runs every check as the current role.  Each attempt runs in a
@@ -259,9 +264,12 @@ CREATE TEMP TABLE secrets (role name, read text, set text, in_settings bigint, i
 GRANT INSERT ON probe, secrets TO PUBLIC;
 
 -- 1. The README's recipes, run as written: the GRANT lines of "Install for
--- real use" and of "Privileges", with the roles renamed.
+-- real use" and of "Privileges", with the roles renamed.  psql reads the
+-- file (the server need not be able to read the checkout).
 \getenv abs_srcdir PG_ABS_SRCDIR
-CREATE TEMP TABLE readme AS SELECT pg_read_file(:'abs_srcdir' || '/README.md') AS doc;
+\set readme_text `cat :'abs_srcdir'/README.md`
+CREATE TEMP TABLE readme AS SELECT :'readme_text'::text AS doc;
+\unset readme_text
 CREATE TEMP TABLE recipe AS
 WITH sections(section, body) AS (
 	SELECT 'Install for real use', substring(doc from '\n## Install for real use\n(.*?)\n## ') FROM readme
