@@ -78,3 +78,10 @@ SELECT id, success FROM velt_add_users('acme',
 SELECT body->'data'->'users'->0 AS user_sent FROM standin_requests() ORDER BY seq DESC LIMIT 1;
 SELECT standin_fault('{"body": "{\"result\": {\"data\": {\"t1\": {\"success\": true, \"id\": 123456789012345678901234567891, \"message\": null, \"n\": 12345678901, \"dec\": 0.1000, \"big\": 1e40, \"u64\": 18446744073709551615, \"beyond\": 123456789012345678901234567890, \"below\": -99999999999999999999, \"digits\": \"a\\\"123456789012345678901234567890\", \"none\": null, \"text\": \"Zo\\u00eb\"}}}}"}');
 SELECT id, success, velt_id, message, result FROM velt_add_users('acme', test_users('t1'));
+-- a number beyond what PostgreSQL's numeric (and so jsonb) holds, more than
+-- 131072 digits before the point or 16383 after it, reads as its text; one
+-- just inside the limits stays a number
+SELECT standin_fault('{"body": "{\"result\": {\"data\": {\"t1\": {\"success\": true, \"huge\": 1e200000, \"tiny\": -1e-20000, \"zero\": 0.0e999999, \"edge\": 1e-16383}}}}"}');
+SELECT id, success, result - 'edge' AS result, jsonb_typeof(result->'edge') AS edge,
+	   length((result->'edge')::text) AS edge_digits
+FROM velt_add_users('acme', test_users('t1'));

@@ -282,6 +282,58 @@ velt_jsonc_text(json_object *obj, size_t *len)
 }
 
 /*
+ * The most digits PostgreSQL's numeric holds before and after the decimal
+ * point (the same on every supported version); jsonb stores numbers as
+ * numeric, so a JSON number beyond them cannot be a jsonb number.
+ */
+#define VELT_NUMERIC_MAX_INTEGER_DIGITS 131072
+#define VELT_NUMERIC_MAX_FRACTION_DIGITS 16383
+
+/*
+ * True if JSON number text (as Velt wrote it, valid JSON) fits numeric:
+ * its value has at most VELT_NUMERIC_MAX_INTEGER_DIGITS digits before the
+ * decimal point and VELT_NUMERIC_MAX_FRACTION_DIGITS after it.
+ */
+static bool
+number_fits_numeric(const char *text)
+{
+	const char *p = text + (*text == '-');
+	long		int_digits = (long) strspn(p, "0123456789");
+	long		int_zeros = (long) strspn(p, "0");
+	long		frac_digits = 0;
+	long		frac_zeros = 0;
+	long		exponent = 0;
+	long		weight;
+	const char *e;
+
+	if (p[int_digits] == '.')
+	{
+		frac_digits = (long) strspn(p + int_digits + 1, "0123456789");
+		frac_zeros = (long) strspn(p + int_digits + 1, "0");
+	}
+	if (int_zeros == int_digits && frac_zeros == frac_digits)
+		return true;			/* zero, however written */
+	e = strpbrk(p, "eE");
+	if (e != NULL)
+	{
+		bool		negative = (e[1] == '-');
+
+		for (e += (e[1] == '-' || e[1] == '+') ? 2 : 1; *e >= '0' && *e <= '9'; e++)
+		{
+			exponent = exponent * 10 + (*e - '0');
+			if (exponent > 10L * VELT_NUMERIC_MAX_INTEGER_DIGITS)
+				break;			/* far out of range either way */
+		}
+		if (negative)
+			exponent = -exponent;
+	}
+	/* digits of the value before the point: from its first nonzero digit */
+	weight = (int_digits > int_zeros ? int_digits - int_zeros : -frac_zeros) + exponent;
+	return weight <= VELT_NUMERIC_MAX_INTEGER_DIGITS &&
+		frac_digits - exponent <= VELT_NUMERIC_MAX_FRACTION_DIGITS;
+}
+
+/*
  * Pushes obj onto the jsonb being built, as a value of kind tok (WJB_VALUE
  * or WJB_ELEM); *last is what the last push returned, which for the
  * outermost container is the finished value.  Returns false if a string
@@ -312,12 +364,24 @@ push_jsonc(JsonbParseState **state, json_object *obj, JsonbIteratorToken tok,
 			}
 			/* FALLTHROUGH */
 		case json_type_double:
-			/* the number's own text: json-c keeps what Velt wrote */
-			v.type = jbvNumeric;
-			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																CStringGetDatum(json_object_to_json_string(obj)),
-																ObjectIdGetDatum(InvalidOid),
-																Int32GetDatum(-1)));
+			{
+				/* the number's own text: json-c keeps what Velt wrote */
+				const char *text = json_object_to_json_string(obj);
+
+				if (!number_fits_numeric(text))
+				{
+					/* beyond numeric: its text, so the answer still reads */
+					v.type = jbvString;
+					v.val.string.len = strlen(text);
+					v.val.string.val = (char *) text;
+					break;
+				}
+				v.type = jbvNumeric;
+				v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																	CStringGetDatum(text),
+																	ObjectIdGetDatum(InvalidOid),
+																	Int32GetDatum(-1)));
+			}
 			break;
 		case json_type_string:
 			v.type = jbvString;
