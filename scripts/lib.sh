@@ -4,20 +4,29 @@
 
 VELT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VELT_PG_VERSION=${VELT_PG_VERSION:-15}
+# The PostgreSQL versions the test command runs the suite against.
+VELT_SUPPORTED_PG="15 17 18"
+# Seconds one version's suite may take in all.
+VELT_SUITE_TIMEOUT=${VELT_SUITE_TIMEOUT:-1800}
 # The stand-in needs Debian's python3-yaml and python3-jsonschema, which
 # serve /usr/bin/python3 only (another python3 may come first on PATH).
 VELT_PYTHON=/usr/bin/python3
 # Throwaway credentials shared by the stand-in and the test cluster.
 VELT_TEST_API_KEY=${VELT_TEST_API_KEY:-standin-api-key}
 VELT_TEST_AUTH_TOKEN=${VELT_TEST_AUTH_TOKEN:-standin-auth-token}
-# Velt's published OpenAPI spec, against which the stand-in validates every
-# request body (the repository is checked out beside shared/).
-VELT_OPENAPI=${VELT_OPENAPI:-$VELT_ROOT/../shared/velt-api/openapi.yaml}
+# The request schemas of Velt's OpenAPI spec, vendored as an extract
+# (test/standin/extract_openapi.py); the stand-in validates every request
+# body against them.
+VELT_OPENAPI=${VELT_OPENAPI:-$VELT_ROOT/test/standin/openapi_requests.json}
 
-VELT_PACKAGES="make gcc pkg-config curl ca-certificates postgresql-common
+# What building and testing velt needs, for any PostgreSQL version.
+VELT_PACKAGES="make gcc pkg-config curl ca-certificates procps postgresql-common
 postgresql-$VELT_PG_VERSION postgresql-server-dev-$VELT_PG_VERSION
-libcurl4-openssl-dev libjson-c-dev python3 python3-yaml python3-jsonschema
-postgresql-$VELT_PG_VERSION-cron clang-14 libclang-rt-14-dev cppcheck clang-tidy-14 openssl"
+libcurl4-openssl-dev libjson-c-dev python3 python3-jsonschema
+postgresql-$VELT_PG_VERSION-cron openssl"
+# What static analysis and fuzzing need (run once, on this machine's own
+# release: scripts/lint.sh, scripts/fuzz.sh).
+VELT_STATIC_PACKAGES="clang-14 libclang-rt-14-dev cppcheck clang-tidy-14"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -43,6 +52,16 @@ velt_install_packages() {
 		"${missing[@]}" >/dev/null
 	# a fresh postgresql package starts its default cluster; the tests use
 	# their own throwaway cluster and do not need it
+}
+
+# Prints "OK FAILED": the tests pg_regress's log $1 reports as passed and
+# as failed.  PostgreSQL 15 and 16 print "name ... ok"; 17 and later print
+# TAP ("ok 3 - name", "not ok 4 - name").
+velt_count_regress_results() {
+	local ok bad
+	ok=$(grep -cE '(\.\.\. ok( |$)|^ok [0-9]+ )' "$1")
+	bad=$(grep -cE '(\.\.\. FAILED|^not ok [0-9]+ )' "$1")
+	echo "${ok:-0} ${bad:-0}"
 }
 
 velt_build_install() {
@@ -123,6 +142,18 @@ stop_process() {
 	[ -n "${1:-}" ] || return 0
 	kill "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
+}
+
+# Prints what the stand-in at VELT_STANDIN_URL says of its OpenAPI contract
+# check ("N request bodies valid against M schemas"), or nothing if it
+# checked none.
+velt_standin_contract_summary() {
+	curl -s -m 10 --noproxy '*' "$VELT_STANDIN_URL/_standin/stats" | "$VELT_PYTHON" -c '
+import json, sys
+stats = json.load(sys.stdin)
+if stats.get("openapi_schemas", 0) > 0 and stats.get("openapi_validated", 0) > 0:
+    print("%d request bodies valid against %d schemas" % (stats["openapi_validated"], stats["openapi_schemas"]))
+' 2>/dev/null
 }
 
 velt_stop_standin() {

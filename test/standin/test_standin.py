@@ -25,6 +25,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "velt_standin.py")
+OPENAPI_EXTRACT = os.path.join(HERE, "openapi_requests.json")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 API_KEY = "test-api-key-0123"
@@ -34,6 +35,29 @@ AUTH = {"x-velt-api-key": API_KEY, "x-velt-auth-token": AUTH_TOKEN,
 START_TIMEOUT = 10.0
 SOCKET_TIMEOUT = 5.0
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+def endpoints_in_extract():
+    """How many endpoints of the stand-in's ENDPOINTS table have a schema in the extract."""
+    sys.path.insert(0, HERE)
+    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True   # no __pycache__ here
+    try:
+        import velt_standin  # pylint: disable=import-outside-toplevel
+    finally:
+        sys.path.remove(HERE)
+        sys.dont_write_bytecode = saved
+    with open(OPENAPI_EXTRACT, encoding="utf-8") as stream:
+        paths = json.load(stream)["requests"]
+    return sum(1 for name in velt_standin.ENDPOINTS if "/" + name in paths)
+
+
+OPENAPI_SCHEMAS = endpoints_in_extract()
+
+
+def stats(requests, connections, validated):
+    """The answer of GET /_standin/stats on a stand-in that loaded the default extract."""
+    return {"requests": requests, "connections": connections,
+            "openapi_schemas": OPENAPI_SCHEMAS, "openapi_validated": validated}
 
 
 class StandInProcess:
@@ -620,7 +644,7 @@ class ControlAndConnectionTest(StandInTestCase):
         log = self.client.requests()
         self.assertEqual([entry["conn"] for entry in log], [1, 1, 2])
         # The control requests above used their own connections and are not counted.
-        self.assertEqual(self.client.control("GET", "stats")[1], {"requests": 3, "connections": 2})
+        self.assertEqual(self.client.control("GET", "stats")[1], stats(3, 2, 3))
 
     def test_request_log_fields(self):
         before = time.time()
@@ -645,7 +669,7 @@ class ControlAndConnectionTest(StandInTestCase):
         self.assertEqual(self.client.control("POST", "reset"), (200, {"ok": True}))
         self.assertEqual(self.client.state(), {})
         self.assertEqual(self.client.requests(), [])
-        self.assertEqual(self.client.control("GET", "stats")[1], {"requests": 0, "connections": 0})
+        self.assertEqual(self.client.control("GET", "stats")[1], stats(0, 0, 0))
 
     def test_many_requests_quickly(self):
         connection = self.client.connection()
@@ -659,8 +683,30 @@ class ControlAndConnectionTest(StandInTestCase):
         finally:
             connection.close()
         self.assertLess(time.monotonic() - started, 3.0)
-        self.assertEqual(self.client.control("GET", "stats")[1],
-                         {"requests": 300, "connections": 1})
+        self.assertEqual(self.client.control("GET", "stats")[1], stats(300, 1, 300))
+
+    def test_stats_count_openapi_validation(self):
+        # Every endpoint with a schema in the extract is validated against it.
+        self.assertGreater(OPENAPI_SCHEMAS, 0)
+        self.assertEqual(self.client.control("GET", "stats")[1], stats(0, 0, 0))
+        self.assertEqual(self.add_users("o", [user("u")])[0], 200)
+        self.assertEqual(self.client.control("GET", "stats")[1]["openapi_validated"], 1)
+        self.assertEqual(self.add_users("o", [user("v")], version="v1")[0], 200)
+        self.assertEqual(self.client.control("GET", "stats")[1]["openapi_validated"], 2)
+        # A body the spec rejects is not counted (the spec's User requires email) ...
+        self.assert_invalid(self.add_users("o", [{"userId": "w", "name": "n"}]),
+                            contains="'email' is a required property")
+        # ... one the spec accepts is, even when a hand-written check rejects it afterwards
+        # (the spec's users/data/delete schema is just "an object") ...
+        self.assert_invalid(self.client.api("/v2/users/data/delete", {"userIds": []}),
+                            contains="$.data.userIds")
+        # ... and an endpoint the spec lacks never counts.
+        self.assertEqual(self.client.api("/v2/organizations/documents/access/update",
+                                         {"organizationId": "o", "documentIds": ["d"],
+                                          "accessType": "public"})[0], 200)
+        self.assertEqual(self.client.control("GET", "stats")[1], stats(5, 5, 3))
+        self.client.control("POST", "reset")
+        self.assertEqual(self.client.control("GET", "stats")[1], stats(0, 0, 0))
 
 
 def organization(org_id, name=None, **fields):
@@ -2364,7 +2410,7 @@ class LifecycleTest(unittest.TestCase):
         self.server = StandInProcess()
         with open(self.server.port_file, encoding="ascii") as stream:
             self.assertEqual(stream.read(), "%d\n" % self.server.port)
-        self.assertEqual(self.server.stderr(), "")  # quiet: the spec was found
+        self.assertEqual(self.server.stderr(), "")  # quiet: the OpenAPI extract loaded
         client = StandInClient(self.server.port)
         client.api("/v2/users/add", {"organizationId": "o", "users": [user("u")]})
         self.assertEqual(self.server.stderr(), "")  # no per-request logging
@@ -2377,11 +2423,50 @@ class LifecycleTest(unittest.TestCase):
         self.server.process.send_signal(signal.SIGTERM)
         self.assertEqual(self.server.wait(), 0)
 
-    def test_missing_spec_keeps_hand_written_checks(self):
-        self.server = StandInProcess("--openapi", "/nonexistent/openapi.yaml")
-        warning = self.server.stderr()
-        self.assertEqual(warning.count("\n"), 1, warning)
-        self.assertIn("warning", warning)
+    def start_failing(self, *extra_args):
+        """Run a stand-in that must refuse to start: (exit status, stdout, stderr)."""
+        completed = subprocess.run(
+            [PYTHON, SERVER, "--port", "0", "--api-key", API_KEY, "--auth-token", AUTH_TOKEN]
+            + list(extra_args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, timeout=START_TIMEOUT, check=False)
+        return (completed.returncode, completed.stdout.decode("utf-8", "replace"),
+                completed.stderr.decode("utf-8", "replace"))
+
+    def test_missing_extract_exits_2(self):
+        status, out, err = self.start_failing("--openapi", "/nonexistent/openapi_requests.json")
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertTrue(err.startswith("velt_standin: error: cannot read the OpenAPI extract "
+                                       "/nonexistent/openapi_requests.json: No such file"), err)
+        self.assertIn("extract_openapi.py", err)
+        self.assertIn("--no-openapi", err)
+
+    def test_unusable_extract_exits_2(self):
+        directory = tempfile.mkdtemp(prefix="velt-standin-test-")
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        path = os.path.join(directory, "openapi_requests.json")
+        cases = (("{", "is not valid JSON"),
+                 ("[]", "has no request schemas"),
+                 ('{"components": {}, "requests": {}}', "has no request schemas"),
+                 ('{"requests": {"/users/add": {}}}', "has no components"),
+                 ('{"components": {}, "requests": {"/nope": {"type": "object"}}}',
+                  "no endpoint the stand-in serves has a schema"),
+                 ('{"components": {}, "requests": {"/users/add": {"type": 5}}}',
+                  "schema for /users/add is invalid"))
+        for text, message in cases:
+            with open(path, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            status, out, err = self.start_failing("--openapi", path)
+            self.assertEqual((status, out), (2, ""), text)
+            self.assertEqual(err.count("\n"), 1, err)
+            self.assertIn(message, err)
+        status, _out, err = self.start_failing("--openapi", directory)   # unreadable
+        self.assertEqual(status, 2)
+        self.assertIn("cannot read the OpenAPI extract", err)
+
+    def test_no_openapi_keeps_hand_written_checks(self):
+        self.server = StandInProcess("--no-openapi")
+        self.assertEqual(self.server.stderr(), "")
         client = StandInClient(self.server.port)
         answer = client.api("/v2/users/add", {"organizationId": "o",
                                               "users": [{"userId": "u", "name": "n"}]})
@@ -2389,6 +2474,10 @@ class LifecycleTest(unittest.TestCase):
         status, answer = client.api("/v2/users/add", {"organizationId": "o", "users": [{}]})
         self.assertEqual(status, 400)
         self.assertIn("'userId' is a required property", answer["error"]["message"])
+        self.assertEqual(client.control("GET", "stats")[1],
+                         {"requests": 2, "connections": 2, "openapi_schemas": 0,
+                          "openapi_validated": 0})
+        self.assertEqual(self.start_failing("--no-openapi", "--openapi", OPENAPI_EXTRACT)[0], 2)
 
 
 if __name__ == "__main__":

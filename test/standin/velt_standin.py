@@ -3,12 +3,13 @@
 
 It serves the organization, folder, document, user, user-group, access-control (auth) and GDPR
 endpoints under /v1/ and /v2/ (where Velt has them), checks the two auth headers, validates
-request bodies against Velt's published OpenAPI spec, keeps its state in memory, and offers a
-control API under /_standin/ (reset, fault injection, settings, request log, state) that needs no
-auth.  See README.md next to this file for the behaviour it promises and the assumptions it
-makes where the Velt docs are silent.
+request bodies against the request schemas of Velt's published OpenAPI spec (vendored in
+openapi_requests.json, made by extract_openapi.py), keeps its state in memory, and offers a
+control API under /_standin/ (reset, fault injection, settings, request log, state, stats) that
+needs no auth.  See README.md next to this file for the behaviour it promises and the
+assumptions it makes where the Velt docs are silent.
 
-Runs on Debian's /usr/bin/python3 with the standard library, python3-yaml and python3-jsonschema.
+Runs on Debian's /usr/bin/python3 with the standard library and python3-jsonschema.
 """
 
 import argparse
@@ -29,16 +30,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import jsonschema
-from jsonschema.exceptions import best_match
-
-try:
-    import yaml
-except ImportError:  # handled like a missing spec: hand-written checks still apply
-    yaml = None
+from jsonschema.exceptions import SchemaError, best_match
 
 SCRIPT_DIR = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_OPENAPI = os.path.normpath(
-    os.path.join(SCRIPT_DIR, "..", "..", "..", "shared", "velt-api", "openapi.yaml"))
+# The request schemas of Velt's OpenAPI spec (extract_openapi.py writes it; see README.md).
+DEFAULT_OPENAPI = os.path.join(SCRIPT_DIR, "openapi_requests.json")
 
 API_VERSIONS = ("v1", "v2")
 CONTROL_PREFIX = "/_standin/"
@@ -1688,36 +1684,41 @@ def check_schema(validator, body):
                       % (json_path(error.absolute_path), error.message))
 
 
+class OpenAPIError(Exception):
+    """The OpenAPI extract cannot be used; the stand-in then refuses to start."""
+
+
 def load_openapi(path):
-    """The parsed spec, or None (with one warning) when it cannot be used."""
-    if yaml is None:
-        print("velt_standin: warning: python3-yaml is missing; OpenAPI validation is skipped "
-              "(hand-written checks still apply)", file=sys.stderr)
-        return None
-    if not os.path.isfile(path):
-        print("velt_standin: warning: OpenAPI spec not found at %s; spec validation is skipped "
-              "(hand-written checks still apply)" % path, file=sys.stderr)
-        return None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with open(path, "r", encoding="utf-8") as stream:
-        return yaml.load(stream, Loader=loader)
+    """The parsed extract (see extract_openapi.py); raises OpenAPIError when it is unusable."""
+    try:
+        with open(path, "r", encoding="utf-8") as stream:
+            extract = json.load(stream)
+    except OSError as error:
+        raise OpenAPIError("cannot read the OpenAPI extract %s: %s"
+                           % (path, error.strerror or error))
+    except ValueError as error:   # bad JSON or bad UTF-8
+        raise OpenAPIError("the OpenAPI extract %s is not valid JSON: %s" % (path, error))
+    requests = extract.get("requests") if isinstance(extract, dict) else None
+    if not isinstance(requests, dict) or not requests:
+        raise OpenAPIError("the OpenAPI extract %s has no request schemas" % path)
+    if not isinstance(extract.get("components"), dict):
+        raise OpenAPIError("the OpenAPI extract %s has no components" % path)
+    return extract
 
 
-def spec_request_schema(spec, endpoint_name, wrapped=False):
-    """The requestBody JSON schema of POST /<endpoint_name> in the spec, or None.
+def spec_request_schema(extract, endpoint_name, wrapped=False):
+    """The requestBody JSON schema of POST /<endpoint_name> in the extract, or None.
 
     wrapped: the spec's schema describes the inside of "data" (Endpoint.spec_wrapped).
     """
-    try:
-        operation = spec["paths"]["/" + endpoint_name]["post"]
-        schema = operation["requestBody"]["content"]["application/json"]["schema"]
-    except (KeyError, TypeError):
+    schema = extract["requests"].get("/" + endpoint_name)
+    if not isinstance(schema, dict):
         return None
     if wrapped:
         schema = {"type": "object", "required": ["data"], "properties": {"data": schema}}
-    # Make the operation's schema the root document and hang the spec's components under it,
-    # so "$ref: '#/components/...'" resolves (cycles included) without rewriting anything.
-    return dict(schema, components=spec.get("components", {}))
+    # Make the operation's schema the root document and hang the extract's components under
+    # it, so "$ref: '#/components/...'" resolves (cycles included) without rewriting anything.
+    return dict(schema, components=extract["components"])
 
 
 class BodyValidator:
@@ -1728,16 +1729,35 @@ class BodyValidator:
         self.builtin = ValidatorClass({"type": "object", "required": ["data"],
                                        "properties": {"data": data_schema}})
 
-    def validate(self, body):
+    def validate(self, body, spec_passed=None):
+        """Raise ApiError at the first failed check; call spec_passed() when the spec passes."""
         if self.spec is not None:
             check_schema(self.spec, body)
+            if spec_passed is not None:
+                spec_passed()
         check_schema(self.builtin, body)
 
 
-def build_validators(spec):
-    return {name: BodyValidator(spec_request_schema(spec, name, endpoint.spec_wrapped)
-                                if spec else None, endpoint.data_schema)
-            for name, endpoint in ENDPOINTS.items()}
+def build_validators(extract):
+    """Endpoint name -> BodyValidator; extract None (--no-openapi): hand-written checks only.
+
+    Raises OpenAPIError when a schema of the extract is not a valid JSON schema, or when no
+    endpoint of ENDPOINTS has a schema in it (the contract check would then never run).
+    """
+    validators = {}
+    for name, endpoint in ENDPOINTS.items():
+        schema = (spec_request_schema(extract, name, endpoint.spec_wrapped)
+                  if extract is not None else None)
+        if schema is not None:
+            try:
+                ValidatorClass.check_schema(schema)
+            except SchemaError as error:
+                raise OpenAPIError("the OpenAPI extract's schema for /%s is invalid: %s"
+                                   % (name, (error.message.splitlines() or ["?"])[0]))
+        validators[name] = BodyValidator(schema, endpoint.data_schema)
+    if extract is not None and not any(v.spec is not None for v in validators.values()):
+        raise OpenAPIError("no endpoint the stand-in serves has a schema in the OpenAPI extract")
+    return validators
 
 
 def parse_api_body(raw):
@@ -1896,6 +1916,9 @@ class StandIn:
         self.api_key = api_key
         self.auth_token = auth_token
         self.validators = validators
+        # Endpoints whose bodies are checked against the OpenAPI extract (0 with --no-openapi).
+        self.openapi_schemas = sum(1 for validator in validators.values()
+                                   if validator.spec is not None)
         self.lock = threading.Lock()
         self.next_socket_id = 0
         self.reset()
@@ -1909,6 +1932,7 @@ class StandIn:
             # reset, so control traffic (curl to /_standin/) never counts as a connection.
             self.connection_numbers = {}
             self.config = dict(DEFAULT_CONFIG)
+            self.openapi_validated = 0   # bodies that passed the OpenAPI schema since reset
 
     def open_socket(self):
         with self.lock:
@@ -1995,7 +2019,7 @@ class StandIn:
             body = parse_api_body(raw_body)
             if endpoint.body_credentials:
                 check_body_credentials(body["data"], self.api_key, self.auth_token)
-            self.validators[endpoint_name].validate(body)
+            self.validators[endpoint_name].validate(body, self._count_spec_pass)
             with self.lock:
                 if endpoint.takes_request:
                     request = RequestContext(version, self.config["max_page_size"], self.api_key)
@@ -2022,6 +2046,11 @@ class StandIn:
                 envelope["error"]["code"] = endpoint.error_code
             return error.http_status, envelope, error.headers
 
+    def _count_spec_pass(self):
+        """Count one request body that passed its endpoint's OpenAPI schema."""
+        with self.lock:
+            self.openapi_validated += 1
+
     # ---- control API ------------------------------------------------------------------------
 
     def requests_answer(self):
@@ -2030,7 +2059,9 @@ class StandIn:
 
     def stats_answer(self):
         with self.lock:
-            return {"requests": len(self.log), "connections": len(self.connection_numbers)}
+            return {"requests": len(self.log), "connections": len(self.connection_numbers),
+                    "openapi_schemas": self.openapi_schemas,
+                    "openapi_validated": self.openapi_validated}
 
     def state_answer(self):
         with self.lock:
@@ -2345,8 +2376,13 @@ def parse_arguments(argv):
     parser.add_argument("--port-file", help="where to write the chosen port")
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--auth-token", required=True)
-    parser.add_argument("--openapi", default=DEFAULT_OPENAPI,
-                        help="Velt's OpenAPI spec (default: %(default)s)")
+    contract = parser.add_mutually_exclusive_group()
+    contract.add_argument("--openapi", default=DEFAULT_OPENAPI, metavar="PATH",
+                          help="the request schemas of Velt's OpenAPI spec, as written by "
+                          "extract_openapi.py (default: %(default)s); the stand-in exits "
+                          "with status 2 if it cannot use them")
+    contract.add_argument("--no-openapi", action="store_true",
+                          help="skip the OpenAPI check; only the hand-written checks apply")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
@@ -2355,7 +2391,13 @@ def parse_arguments(argv):
 
 def main(argv=None):
     arguments = parse_arguments(argv)
-    validators = build_validators(load_openapi(arguments.openapi))
+    try:
+        extract = None if arguments.no_openapi else load_openapi(arguments.openapi)
+        validators = build_validators(extract)
+    except OpenAPIError as error:
+        print("velt_standin: error: %s (regenerate the extract with /usr/bin/python3 "
+              "test/standin/extract_openapi.py, or pass --no-openapi)" % error, file=sys.stderr)
+        return 2
     standin = StandIn(arguments.api_key, arguments.auth_token, validators)
     server = StandInHTTPServer((arguments.host, arguments.port), standin, arguments.verbose)
     if arguments.tls_cert:
