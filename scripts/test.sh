@@ -1,86 +1,106 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds and installs velt,
-# starts the Velt stand-in and a throwaway cluster, runs the stand-in's
-# self-test and the pg_regress suite, and ends with "N passed, N failed".
+# The test command.  For each supported PostgreSQL version it runs the
+# whole suite (scripts/suite.sh: stand-in self-test, pg_regress and
+# isolation tests including the upgrade test, crash test, OpenAPI contract
+# check): natively for the version this machine's Debian release ships,
+# and in a Debian root file system for the others (scripts/chroot.sh,
+# created on first use and reused).  A full run then adds the static
+# analysis and the fuzzer, which do not depend on the server version.
+# Prints one line per version and ends with "N passed, N failed" over all.
+#   scripts/test.sh               every supported version, static checks
+#   scripts/test.sh --pg 17 ...   only these versions (no static checks)
+#   scripts/test.sh --static      only the static checks
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$VELT_ROOT/scripts/chroot.sh"
 
-if [ ! -f "$VELT_OPENAPI" ]; then
-	log "Velt's OpenAPI spec is missing at $VELT_OPENAPI (set VELT_OPENAPI):"
-	log "the tests need it to validate every request the extension sends"
-	echo "0 passed, 1 failed"
-	exit 1
+usage() {
+	echo "usage: $0 [--pg VERSION]... [--static]   (versions: $VELT_SUPPORTED_PG)" >&2
+	exit 2
+}
+
+versions=()
+static=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--pg)
+		[ $# -ge 2 ] && velt_release_for_pg "$2" >/dev/null || usage
+		versions+=("$2")
+		shift 2
+		;;
+	--static) static=1; shift ;;
+	*) usage ;;
+	esac
+done
+if [ ${#versions[@]} -eq 0 ] && [ $static -eq 0 ]; then
+	read -r -a versions <<<"$VELT_SUPPORTED_PG"
+	static=1
 fi
-velt_install_packages || exit 1
-velt_build_install || exit 1
 
-trap velt_stop_standin EXIT
-velt_start_standin || exit 1
-velt_start_blackhole || exit 1
-velt_start_tls_standin || exit 1
-
+trap velt_chroot_cleanup EXIT
 passed=0
 failed=0
+summary=()
 
-log "stand-in self-test"
-selftest_log=$(mktemp)
-if (cd "$VELT_ROOT/test/standin" && timeout 300 "$VELT_PYTHON" test_standin.py) >"$selftest_log" 2>&1; then
-	passed=$((passed + 1))
-	tail -n 3 "$selftest_log"
-else
-	failed=$((failed + 1))
-	cat "$selftest_log"
-fi
-rm -f "$selftest_log"
+# Runs the suite for PostgreSQL $1 and adds its counts.
+run_version() {
+	local version=$1 where log start rc line p f
+	log=$(mktemp)
+	start=$(date +%s)
+	if velt_pg_is_native "$version"; then
+		where="Debian $(velt_release_for_pg "$version"), native"
+		log "PostgreSQL $version: the suite on this machine"
+		VELT_PG_VERSION=$version timeout "$VELT_SUITE_TIMEOUT" bash "$VELT_ROOT/scripts/suite.sh" 2>&1 | tee "$log"
+	else
+		where="Debian $(velt_release_for_pg "$version"), chroot"
+		log "PostgreSQL $version: the suite in a Debian $(velt_release_for_pg "$version") root file system"
+		velt_chroot_run "$version" scripts/suite.sh 2>&1 | tee "$log"
+	fi
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}
+		f=${line#*passed, }
+		f=${f%% failed}
+	else
+		p=0 f=1		# the suite did not get as far as counting
+	fi
+	rm -f "$log"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	summary+=("PostgreSQL $version ($where): $p passed, $f failed in $(($(date +%s) - start)) s")
+}
 
-log "pg_regress suite"
-cd "$VELT_ROOT"
-rm -rf results regression.diffs regression.out output_iso
-regress_log=$(mktemp)
-timeout 1800 bash -c '. scripts/lib.sh; VELT_STANDIN_URL='"$VELT_STANDIN_URL"' VELT_BLACKHOLE_URL='"$VELT_BLACKHOLE_URL"' VELT_TLS_URL='"$VELT_TLS_URL"' VELT_TLS_CA='"$VELT_TLS_CA"' velt_in_cluster make -s installcheck PG_CONFIG=/usr/lib/postgresql/'"$VELT_PG_VERSION"'/bin/pg_config' 2>&1 | tee "$regress_log"
-regress_ok=$((${PIPESTATUS[0]} == 0))
-# pg_regress prints one "ok"/"FAILED" line per test
-ok_tests=$(grep -cE '\.\.\. ok( |$)' "$regress_log" || true)
-bad_tests=$(grep -cE '\.\.\. FAILED' "$regress_log" || true)
-if [ "$regress_ok" -ne 1 ] && [ "$bad_tests" -eq 0 ]; then
-	bad_tests=1		# the suite did not run to completion
-fi
-for diffs in regression.diffs output_iso/regression.diffs; do
-	[ -f "$diffs" ] && { log "differences ($diffs):"; cat "$diffs"; }
+# Runs the version-independent checks natively and adds their counts.
+run_static() {
+	local start fuzz_log
+	start=$(date +%s)
+	velt_install_packages $VELT_PACKAGES $VELT_STATIC_PACKAGES || { failed=$((failed + 2)); return; }
+	log "static analysis (cppcheck, clang-tidy)"
+	if bash "$VELT_ROOT/scripts/lint.sh"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+
+	log "fuzzing the answer parser (60 s)"
+	fuzz_log=$(mktemp)
+	if timeout 600 bash "$VELT_ROOT/scripts/fuzz.sh" 60 >"$fuzz_log" 2>&1; then
+		passed=$((passed + 1))
+		grep -E 'Done [0-9]+ runs' "$fuzz_log"
+	else
+		failed=$((failed + 1))
+		tail -n 40 "$fuzz_log"
+	fi
+	rm -f "$fuzz_log"
+	summary+=("static analysis and fuzzing: done in $(($(date +%s) - start)) s")
+}
+
+start_all=$(date +%s)
+for version in "${versions[@]}"; do
+	run_version "$version"
 done
-rm -f "$regress_log"
-passed=$((passed + ok_tests))
-failed=$((failed + bad_tests))
+[ $static -eq 1 ] && run_static
 
-log "static analysis (cppcheck, clang-tidy)"
-if bash "$VELT_ROOT/scripts/lint.sh"; then
-	passed=$((passed + 1))
-else
-	failed=$((failed + 1))
-fi
-
-log "fuzzing the answer parser (60 s)"
-fuzz_log=$(mktemp)
-if timeout 600 bash "$VELT_ROOT/scripts/fuzz.sh" 60 >"$fuzz_log" 2>&1; then
-	passed=$((passed + 1))
-	grep -E 'Done [0-9]+ runs' "$fuzz_log"
-else
-	failed=$((failed + 1))
-	tail -n 40 "$fuzz_log"
-fi
-rm -f "$fuzz_log"
-
-log "crash test (kill -9 of the postmaster during a delivery)"
-crash_log=$(mktemp)
-timeout 600 bash -c '. scripts/lib.sh; export VELT_STANDIN_URL='"$VELT_STANDIN_URL"'; velt_in_cluster bash test/crash_test.sh' >"$crash_log" 2>&1
-if grep -q '^ok - ' "$crash_log"; then
-	passed=$((passed + 1))
-	grep '^ok - ' "$crash_log"
-else
-	failed=$((failed + 1))
-	tail -n 60 "$crash_log"
-fi
-rm -f "$crash_log"
-
+echo
+for line in "${summary[@]}"; do
+	echo "==> $line"
+done
+echo "==> total time $(($(date +%s) - start_all)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
