@@ -55,6 +55,35 @@ integer_beyond_json_c(const char *digits, size_t n, bool negative)
 }
 
 /*
+ * Returns the offset just past the string whose opening quote is at
+ * text[open] (len if it does not end).  Strings are most of an answer, so
+ * this jumps from quote to quote with memchr; a quote preceded by an odd
+ * number of backslashes is escaped.
+ */
+static size_t
+string_end(const char *text, size_t len, size_t open)
+{
+	size_t		from = open + 1;
+
+	while (from < len)
+	{
+		const char *quote = memchr(text + from, '"', len - from);
+		size_t		at;
+		size_t		backslashes = 0;
+
+		if (quote == NULL)
+			break;
+		at = (size_t) (quote - text);
+		while (at - backslashes > open + 1 && text[at - backslashes - 1] == '\\')
+			backslashes++;
+		if (backslashes % 2 == 0)
+			return at + 1;
+		from = at + 1;
+	}
+	return len;
+}
+
+/*
  * Returns the offset just past the next integer literal at or after from
  * (which must be outside a string) that json-c cannot hold, or len if none.
  */
@@ -68,13 +97,7 @@ next_wide_integer(const char *text, size_t len, size_t from)
 		char		c = text[i];
 
 		if (c == '"')
-		{
-			/* skip the string, escapes included */
-			for (i++; i < len && text[i] != '"'; i++)
-				if (text[i] == '\\')
-					i++;
-			i++;
-		}
+			i = string_end(text, len, i);
 		else if (c == '-' || (c >= '0' && c <= '9'))
 		{
 			bool		negative = (c == '-');
