@@ -3,21 +3,8 @@
 EXTENSION = velt
 DATA = velt--1.0.sql velt--1.0--1.1.sql
 MODULE_big = velt
-OBJS = \
-	src/module.o \
-	src/settings.o \
-	src/http.o \
-	src/envelope.o \
-	src/jsonc_pg.o \
-	src/endpoints.o \
-	src/errors.o \
-	src/api.o \
-	src/request.o \
-	src/outbox.o \
-	src/triggers.o \
-	src/reads.o \
-	src/worker.o \
-	src/functions.o
+# every C file of src/ is one object of the module
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard $(srcdir)/src/*.c)))
 
 PG_CONFIG ?= pg_config
 
@@ -27,11 +14,41 @@ CURL_LIBS := $(shell pkg-config --libs libcurl)
 JSONC_CFLAGS := $(shell pkg-config --cflags json-c)
 JSONC_LIBS := $(shell pkg-config --libs json-c)
 
-PG_CPPFLAGS = -I$(srcdir)/src $(CURL_CFLAGS) $(JSONC_CFLAGS)
+# The extension's version, from the control file (its one home), for the
+# User-Agent; read before PGXS, which expands PG_CPPFLAGS when included.
+VELT_CONTROL := $(dir $(lastword $(MAKEFILE_LIST)))velt.control
+VELT_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(VELT_CONTROL))
+
+PG_CPPFLAGS = -I$(srcdir)/src $(CURL_CFLAGS) $(JSONC_CFLAGS) -DVELT_VERSION='"$(VELT_VERSION)"'
 PG_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK = $(CURL_LIBS) $(JSONC_LIBS)
 
-REGRESS = setup users groups validation bad_input errors retries fault_matrix cancel settings security privileges upgrade trigger keepalive organizations documents users_read access request outbox outbox_triggers worker cron
+# The pg_regress files, in the order they run (one cluster, one database).
+REGRESS = \
+	setup \
+	users \
+	groups \
+	validation \
+	bad_input \
+	errors \
+	retries \
+	fault_matrix \
+	cancel \
+	settings \
+	security \
+	privileges \
+	upgrade \
+	trigger \
+	keepalive \
+	organizations \
+	documents \
+	users_read \
+	access \
+	request \
+	outbox \
+	outbox_triggers \
+	worker \
+	cron
 REGRESS_OPTS = --load-extension=dblink
 # concurrency specs (pg_isolation_regress), run by installcheck after REGRESS
 ISOLATION = outbox_concurrency
@@ -41,4 +58,4 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies; the headers are few, so any change
 # rebuilds every object rather than risk mixing struct layouts.
-$(OBJS): $(wildcard $(srcdir)/src/*.h)
+$(OBJS): $(wildcard $(srcdir)/src/*.h) $(srcdir)/velt.control

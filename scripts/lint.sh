@@ -10,12 +10,14 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$VELT_ROOT" || exit 1
 status=0
+# the Makefile passes the extension's version from velt.control
+velt_version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$VELT_ROOT/velt.control")
 
 # ---- cppcheck -------------------------------------------------------------
 out=$(cppcheck --quiet --enable=warning,portability,performance --std=c11 \
 	--library="$VELT_ROOT/.cppcheck/velt.cfg" --inline-suppr --error-exitcode=1 \
 	-I src -I "/usr/include/postgresql/$VELT_PG_VERSION/server" \
-	--suppress=missingIncludeSystem -DPG_VERSION_NUM=150000 -D__x86_64__ -D__GNUC__=12 src/*.c 2>&1)
+	--suppress=missingIncludeSystem "-DVELT_VERSION=\"$velt_version\"" -DPG_VERSION_NUM=150000 -D__x86_64__ -D__GNUC__=12 src/*.c 2>&1)
 rc=$?
 [ -n "$out" ] && printf '%s\n' "$out"
 if [ $rc -eq 0 ]; then
@@ -52,7 +54,7 @@ flags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter
 	-Wno-missing-field-initializers -Wmissing-prototypes -Wpointer-arith
 	-Wdeclaration-after-statement -Werror=vla -Wendif-labels
 	-Wmissing-format-attribute -Wcast-function-type -Wformat-security
-	-fno-strict-aliasing -fwrapv -I"$VELT_ROOT/src")
+	-fno-strict-aliasing -fwrapv -I"$VELT_ROOT/src" "-DVELT_VERSION=\"$velt_version\"")
 for f in $(pkg-config --cflags libcurl json-c); do
 	case $f in
 		-I*) flags+=(-isystem "${f#-I}") ;;

@@ -30,6 +30,12 @@
 
 #include "http.h"
 
+/* The extension's version comes from velt.control, through the Makefile. */
+#ifndef VELT_VERSION
+#error "VELT_VERSION is not defined; build with the project's Makefile"
+#endif
+#define VELT_USER_AGENT "velt-postgres/" VELT_VERSION
+
 /* Longest wait between interrupt checks while a request is in flight. */
 #define VELT_POLL_MS 10
 
@@ -296,7 +302,7 @@ set_options(const VeltHttpRequest *req, char *errbuf)
 	ok &= curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body) == CURLE_OK;
 	ok &= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) req->body_len) == CURLE_OK;
 	ok &= curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers_for(req->api_key, req->auth_token)) == CURLE_OK;
-	ok &= curl_easy_setopt(h, CURLOPT_USERAGENT, "velt-postgres/1.0") == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_USERAGENT, VELT_USER_AGENT) == CURLE_OK;
 	ok &= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms) == CURLE_OK;
 	ok &= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms) == CURLE_OK;
 	ok &= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;

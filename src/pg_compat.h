@@ -18,14 +18,15 @@
 
 /*
  * Marks a function that never returns (it raises an ERROR).  PostgreSQL 18
- * replaced the suffix pg_attribute_noreturn() with the prefix pg_noreturn;
- * before 18, C11's own _Noreturn (velt is C11) says the same as a prefix.
- * Write it first in a declaration: velt_noreturn extern void f(void);
+ * replaced pg_attribute_noreturn(), written after a declaration, with
+ * pg_noreturn, written before it; before 18, pg_attribute_noreturn() is a
+ * GCC attribute, which may stand before a declaration too.  Write it
+ * among the specifiers: static velt_noreturn void f(void);
  */
 #if PG_VERSION_NUM >= 180000
 #define velt_noreturn pg_noreturn
 #else
-#define velt_noreturn _Noreturn
+#define velt_noreturn pg_attribute_noreturn()
 #endif
 
 #endif							/* VELT_PG_COMPAT_H */

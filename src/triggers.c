@@ -292,7 +292,7 @@ scope_add_row(Scope *scope, TupleTableSlot *slot, const ColumnMap *map)
 	scope->n++;
 }
 
-velt_noreturn static void reject_null(TriggerData *td, const char *column,
+static velt_noreturn void reject_null(TriggerData *td, const char *column,
 									  const char *key, bool empty);
 
 static void
