@@ -1,7 +1,7 @@
 # velt: the Velt REST API as PostgreSQL functions (PGXS build).
 
 EXTENSION = velt
-DATA = velt--1.0.sql velt--1.0--1.1.sql
+DATA = velt--1.0.sql velt--1.0--1.1.sql velt--1.1--1.2.sql
 MODULE_big = velt
 # every C file of src/ is one object of the module
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard $(srcdir)/src/*.c)))

@@ -1,5 +1,6 @@
--- Updating an installed velt 1.0 to 1.1 in place keeps queued operations
--- and gives the same objects as a fresh install.
+-- Updating an installed velt 1.0 to 1.1 and then to 1.2 in place keeps
+-- queued operations and gives the same objects, definitions and
+-- descriptions as a fresh install.
 SELECT format('dbname=%s port=%s', current_database(), current_setting('port')) AS here \gset
 SELECT dblink_exec(:'here', 'DROP DATABASE IF EXISTS velt_upgrade');
 SELECT dblink_exec(:'here', 'CREATE DATABASE velt_upgrade');
@@ -8,6 +9,10 @@ SELECT dblink_exec('up', 'CREATE EXTENSION velt VERSION ''1.0''');
 SELECT * FROM dblink('up', $$SELECT velt_enqueue_add_users('upco', '[{"userId": "up1"}]')$$) AS t(queued bigint);
 -- 1.0's SQL functions checked only for NULL and empty values
 SELECT * FROM dblink('up', $$SELECT velt.require(E'f\n'::text, 'folder_id')$$) AS t(passed_in_1_0 text);
+SELECT dblink_exec('up', 'ALTER EXTENSION velt UPDATE TO ''1.1''');
+SELECT * FROM dblink('up', $$SELECT extversion FROM pg_extension WHERE extname = 'velt'$$) AS t(version text);
+SELECT * FROM dblink('up', 'SELECT count(*) FROM velt.outbox') AS t(still_queued bigint);
+SELECT * FROM dblink('up', $$SELECT obj_description('velt.outbox'::regclass, 'pg_class')$$) AS t(described_in_1_1 text);
 SELECT dblink_exec('up', 'ALTER EXTENSION velt UPDATE');
 SELECT * FROM dblink('up', $$SELECT extversion FROM pg_extension WHERE extname = 'velt'$$) AS t(version text);
 SELECT * FROM dblink('up', 'SELECT count(*) FROM velt.outbox') AS t(still_queued bigint);
@@ -25,13 +30,38 @@ CREATE FUNCTION velt_definitions_digest() RETURNS text LANGUAGE sql AS $$
 	  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'velt') AND d.deptype = 'e'
 	  AND (SELECT prokind FROM pg_proc WHERE oid = d.objid) <> 'a'
 $$;
+-- every description: of each member, and of each column of a member table or view
+CREATE FUNCTION velt_descriptions_digest() RETURNS text LANGUAGE sql AS $$
+	SELECT md5(string_agg(pg_describe_object(ds.classoid, ds.objoid, ds.objsubid) || '=' || ds.description,
+						  ',' ORDER BY 1))
+	FROM pg_description ds JOIN pg_depend d ON d.classid = ds.classoid AND d.objid = ds.objoid
+	WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+	  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'velt')
+$$;
 SELECT dblink_exec('up', pg_get_functiondef('velt_objects_digest'::regproc));
 SELECT dblink_exec('up', pg_get_functiondef('velt_definitions_digest'::regproc));
+SELECT dblink_exec('up', pg_get_functiondef('velt_descriptions_digest'::regproc));
 SELECT (SELECT d FROM dblink('up', 'SELECT velt_objects_digest()') AS t(d text)) = velt_objects_digest() AS same_objects,
-	   (SELECT d FROM dblink('up', 'SELECT velt_definitions_digest()') AS t(d text)) = velt_definitions_digest() AS same_definitions;
+	   (SELECT d FROM dblink('up', 'SELECT velt_definitions_digest()') AS t(d text)) = velt_definitions_digest() AS same_definitions,
+	   (SELECT d FROM dblink('up', 'SELECT velt_descriptions_digest()') AS t(d text)) = velt_descriptions_digest() AS same_descriptions;
 SELECT dblink_disconnect('up');
 SELECT dblink_exec(:'here', 'DROP DATABASE velt_upgrade');
-DROP FUNCTION velt_objects_digest(), velt_definitions_digest();
+DROP FUNCTION velt_objects_digest(), velt_definitions_digest(), velt_descriptions_digest();
+
+-- 1.2: every member of the extension says what it is (a table's or view's
+-- row type is described by the relation itself)
+SELECT pg_describe_object(d.classid, d.objid, 0) AS undescribed
+FROM pg_depend d
+WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'velt')
+  AND d.classid <> 'pg_type'::regclass
+  AND obj_description(d.objid, d.classid::regclass::text) IS NULL
+ORDER BY 1;
+SELECT count(*) AS members, count(obj_description(d.objid, d.classid::regclass::text)) AS described
+FROM pg_depend d
+WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'velt')
+  AND d.classid <> 'pg_type'::regclass;
 
 -- 1.1: the SQL functions apply the C functions' rules to IDs and arrays,
 -- and check the shape of their JSON arguments; nothing is sent
