@@ -23,32 +23,43 @@ PG_CPPFLAGS = -I$(srcdir)/src $(CURL_CFLAGS) $(JSONC_CFLAGS) -DVELT_VERSION='"$(
 PG_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 SHLIB_LINK = $(CURL_LIBS) $(JSONC_LIBS)
 
-# The pg_regress files, in the order they run (one cluster, one database).
+# The pg_regress files, in the order they run: one cluster, one database
+# (contrib_regression), one stand-in shared by all.  Order matters where
+# a comment says so; elsewhere each file starts from standin_reset().
 REGRESS = \
 	setup \
 	users \
 	groups \
-	validation \
-	bad_input \
+	input_checks \
+	malformed_calls \
 	errors \
 	retries \
 	fault_matrix \
 	cancel \
 	settings \
-	security \
+	secrets \
 	privileges \
 	upgrade \
-	trigger \
-	keepalive \
+	trigger_sync_call \
+	keepalive_memory \
 	organizations \
 	documents \
-	users_read \
-	access \
-	request \
+	users_get_update \
+	folders \
+	permissions \
+	gdpr \
+	velt_request \
 	outbox \
-	outbox_triggers \
-	worker \
-	cron
+	outbox_trigger_functions \
+	background_worker \
+	pg_cron
+# setup: first, always: creates the extension and the helpers (try(),
+#   test_users(), standin*()) every other file uses.
+# upgrade: creates and drops its own database (velt_upgrade).
+# background_worker: creates velt_worker, the database the worker delivers
+#   (velt.database in the test cluster).
+# pg_cron: last: its job drains this database's outbox once a minute from
+#   then on, which would race the outbox checks of any file after it.
 REGRESS_OPTS = --load-extension=dblink
 # concurrency specs (pg_isolation_regress), run by installcheck after REGRESS
 ISOLATION = outbox_concurrency

@@ -16,7 +16,7 @@
 # allocated or freed); the offending reports are printed.  Errors in other
 # code are reported, not counted.  pg_regress differences are reported too
 # but do not decide: under valgrind every process is many times slower and
-# larger, so tests that measure time or memory (keepalive's RSS check
+# larger, so tests that measure time or memory (keepalive_memory's RSS check
 # always) may differ.
 # 2 if the check itself could not run or did not finish in time.
 # The last line reads "memcheck: N processes checked, N errors in velt code".

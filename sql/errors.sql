@@ -140,3 +140,46 @@ SELECT * FROM try($$SELECT * FROM velt_get_organizations()$$);
 -- an escaped backslash before u0000 is ordinary text
 SELECT standin_fault('{"body": "{\"result\": {\"status\": \"success\", \"data\": {\"n2\": {\"success\": true, \"message\": \"a\\\\u0000b\"}}}}"}');
 SELECT id, success, message FROM velt_add_users('acme', test_users('n2'));
+
+-- every function raises Velt's errors the same way
+SELECT standin_reset();
+SET velt.max_retries = 0;
+CREATE TEMP TABLE calls(fn text, stmt text);
+INSERT INTO calls VALUES
+	('velt_add_users', $$SELECT * FROM velt_add_users('o', test_users('u'))$$),
+	('velt_delete_users', $$SELECT * FROM velt_delete_users('o', ARRAY['u'])$$),
+	('velt_update_users', $$SELECT * FROM velt_update_users('o', test_users('u'))$$),
+	('velt_get_users', $$SELECT * FROM velt_get_users('o')$$),
+	('velt_add_user_groups', $$SELECT * FROM velt_add_user_groups('o', '[{"groupId": "g"}]')$$),
+	('velt_add_users_to_group', $$SELECT * FROM velt_add_users_to_group('o', 'g', ARRAY['u'])$$),
+	('velt_delete_users_from_group', $$SELECT * FROM velt_delete_users_from_group('o', 'g', ARRAY['u'])$$),
+	('velt_add_organizations', $$SELECT * FROM velt_add_organizations('[{"organizationId": "o", "organizationName": "O"}]')$$),
+	('velt_update_organizations', $$SELECT * FROM velt_update_organizations('[{"organizationId": "o", "organizationName": "O"}]')$$),
+	('velt_delete_organizations', $$SELECT * FROM velt_delete_organizations(ARRAY['o'])$$),
+	('velt_update_organizations_disabled', $$SELECT * FROM velt_update_organizations_disabled(ARRAY['o'], true)$$),
+	('velt_get_organizations', $$SELECT * FROM velt_get_organizations()$$),
+	('velt_add_folders', $$SELECT * FROM velt_add_folders('o', '[{"folderId": "f"}]')$$),
+	('velt_update_folders', $$SELECT * FROM velt_update_folders('o', '[{"folderId": "f"}]')$$),
+	('velt_update_folders_access', $$SELECT * FROM velt_update_folders_access('o', ARRAY['f'], 'public')$$),
+	('velt_delete_folder', $$SELECT velt_delete_folder('o', 'f')$$),
+	('velt_get_folders', $$SELECT * FROM velt_get_folders('o')$$),
+	('velt_add_documents', $$SELECT * FROM velt_add_documents('o', '[{"documentId": "d"}]')$$),
+	('velt_update_documents', $$SELECT * FROM velt_update_documents('o', '[{"documentId": "d"}]')$$),
+	('velt_delete_documents', $$SELECT * FROM velt_delete_documents('o', ARRAY['d'])$$),
+	('velt_update_documents_access', $$SELECT * FROM velt_update_documents_access('o', ARRAY['d'], 'public')$$),
+	('velt_update_documents_disabled', $$SELECT * FROM velt_update_documents_disabled('o', ARRAY['d'], true)$$),
+	('velt_move_documents', $$SELECT velt_move_documents('o', ARRAY['d'], 'f')$$),
+	('velt_get_documents', $$SELECT * FROM velt_get_documents('o')$$),
+	('velt_add_permissions', $$SELECT velt_add_permissions('u', '[{"type": "organization", "id": "o"}]')$$),
+	('velt_remove_permissions', $$SELECT velt_remove_permissions('u', '[{"type": "organization", "id": "o"}]')$$),
+	('velt_get_permissions', $$SELECT * FROM velt_get_permissions('o', ARRAY['u'])$$),
+	('velt_generate_token', $$SELECT velt_generate_token('u', '{"name": "U", "email": "u@example.test"}')$$),
+	('velt_delete_user_data', $$SELECT velt_delete_user_data(ARRAY['u'])$$),
+	('velt_get_delete_user_data_status', $$SELECT velt_get_delete_user_data_status('job')$$),
+	('velt_get_user_data', $$SELECT * FROM velt_get_user_data('o', 'u')$$),
+	('velt_request', $$SELECT velt_request('users/get', '{"organizationId": "o"}')$$);
+SELECT fn, (SELECT state || ' ' || split_part(message, ':', 1)
+			FROM (SELECT standin_fault('{"status": 403, "error_status": "PERMISSION_DENIED", "message": "Nope."}')) f,
+				 try(stmt)) AS outcome
+FROM calls ORDER BY fn;
+SELECT count(*) AS requests, count(*) FILTER (WHERE status = 403) AS refused FROM standin_requests();
