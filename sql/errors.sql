@@ -1,5 +1,5 @@
 -- Velt's errors and answers that are not Velt's envelope.  SQLSTATEs follow
--- the table in README.md; messages carry Velt's message and status, and
+-- the table in docs/errors.md; messages carry Velt's message and status, and
 -- the DETAIL names the endpoint and HTTP status.
 SELECT standin_reset();
 SET velt.max_retries = 0;

@@ -1,4 +1,4 @@
--- A real pg_cron job runs velt_process_outbox (the recipe in README.md).
+-- A real pg_cron job runs velt_process_outbox (the recipe in docs/outbox.md).
 -- pg_cron lives in cron.database_name (postgres here) and runs the job in
 -- this database as a background worker; its schedule is once a minute.
 \c postgres

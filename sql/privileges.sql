@@ -1,7 +1,7 @@
 -- Privileges of every object of the extension, found in the catalogs (so an
 -- object added later is checked too): a role without grants can use none of
--- them; the README's GRANT recipes, run as written, give each role what README
--- says and nothing more; no role can read or change the secrets and
+-- them; the GRANT recipes of docs/security.md, run as written, give each role
+-- what it says and nothing more; no role can read or change the secrets and
 -- superuser-only settings; and code that runs with the owner's rights cannot
 -- be steered by objects a caller creates in pg_temp.
 SELECT standin_reset();
@@ -9,11 +9,11 @@ DELETE FROM velt.outbox;
 SET velt.max_retries = 0;
 
 CREATE ROLE velt_priv_nobody NOLOGIN;	-- no grants at all
-CREATE ROLE velt_priv_api NOLOGIN;		-- "Install for real use": app
-CREATE ROLE velt_priv_app NOLOGIN;		-- "Privileges": app
-CREATE ROLE velt_priv_owner NOLOGIN;	-- "Privileges": app_owner
+CREATE ROLE velt_priv_api NOLOGIN;		-- "Synchronous functions": app
+CREATE ROLE velt_priv_app NOLOGIN;		-- "The outbox": app
+CREATE ROLE velt_priv_owner NOLOGIN;	-- "The outbox": app_owner
 CREATE ROLE velt_priv_writer NOLOGIN;	-- writes to app_owner's tables, no velt grants
-CREATE ROLE velt_priv_ops NOLOGIN;		-- "Privileges": ops
+CREATE ROLE velt_priv_ops NOLOGIN;		-- "The outbox": ops
 CREATE ROLE velt_priv_folders NOLOGIN;	-- only velt_get_folders, which needs no velt_request
 -- app_owner owns tables, so it needs a schema to create them in
 CREATE SCHEMA velt_priv_s AUTHORIZATION velt_priv_owner;
@@ -263,28 +263,28 @@ CREATE TEMP TABLE secrets (role name, read text, set text, in_settings bigint, i
 						   leaked boolean);
 GRANT INSERT ON probe, secrets TO PUBLIC;
 
--- 1. The README's recipes, run as written: the GRANT lines of "Install for
--- real use" and of "Privileges", with the roles renamed.  psql reads the
--- file (the server need not be able to read the checkout).
+-- 1. The recipes of docs/security.md, run as written: the GRANT lines of its
+-- sections "Synchronous functions" and "The outbox", with the roles renamed.
+-- psql reads the file (the server need not be able to read the checkout).
 \getenv abs_srcdir PG_ABS_SRCDIR
-\set readme_text `cat :'abs_srcdir'/README.md`
-CREATE TEMP TABLE readme AS SELECT :'readme_text'::text AS doc;
-\unset readme_text
+\set security_md `cat :'abs_srcdir'/docs/security.md`
+CREATE TEMP TABLE security_doc AS SELECT :'security_md'::text AS doc;
+\unset security_md
 CREATE TEMP TABLE recipe AS
 WITH sections(section, body) AS (
-	SELECT 'Install for real use', substring(doc from '\n## Install for real use\n(.*?)\n## ') FROM readme
+	SELECT 'Synchronous functions', substring(doc from '\n### Synchronous functions\n(.*?)\n##') FROM security_doc
 	UNION ALL
-	SELECT 'Privileges', substring(doc from '\n### Privileges\n(.*?)\n##') FROM readme
+	SELECT 'The outbox', substring(doc from '\n### The outbox\n(.*?)\n##') FROM security_doc
 ), grants AS (
 	SELECT s.section, g.m[1] AS grant_clause, g.m[2] AS readme_role, g.n
 	FROM sections s, regexp_matches(s.body, '^(GRANT [^\n]*) TO ([a-z_]+);$', 'gn') WITH ORDINALITY AS g(m, n)
 )
 SELECT g.section, g.readme_role, r.role, format('%s TO %I', g.grant_clause, r.role) AS stmt, g.n
 FROM grants g
-LEFT JOIN (VALUES ('Install for real use', 'app', 'velt_priv_api'),
-				  ('Privileges', 'app', 'velt_priv_app'),
-				  ('Privileges', 'app_owner', 'velt_priv_owner'),
-				  ('Privileges', 'ops', 'velt_priv_ops')) AS r(section, readme_role, role)
+LEFT JOIN (VALUES ('Synchronous functions', 'app', 'velt_priv_api'),
+				  ('The outbox', 'app', 'velt_priv_app'),
+				  ('The outbox', 'app_owner', 'velt_priv_owner'),
+				  ('The outbox', 'ops', 'velt_priv_ops')) AS r(section, readme_role, role)
 	ON r.section = g.section AND r.readme_role = g.readme_role;
 SELECT section, readme_role, role, count(*) AS grant_statements
 FROM recipe GROUP BY 1, 2, 3 ORDER BY 1, 2;
@@ -296,7 +296,7 @@ BEGIN
 		EXECUTE g.stmt;
 	END LOOP;
 END $$;
--- README: a role granted one of the SQL functions over velt_request needs no grant on it
+-- docs/security.md: a role granted one of the SQL functions over velt_request needs no grant on it
 GRANT EXECUTE ON FUNCTION velt_get_folders(text, text, integer, jsonb) TO velt_priv_folders;
 
 -- 2. Every check as every role.
@@ -356,7 +356,7 @@ FROM probe WHERE granted AND role = 'velt_priv_api';
 -- the secrets: refused to read and to set, never shown, never in an error
 SELECT * FROM secrets ORDER BY role;
 
--- 3. The grants do what README says.
+-- 3. The grants do what docs/security.md says.
 -- the application queues changes...
 SET ROLE velt_priv_app;
 SELECT velt_enqueue_add_users('vp_org', test_users('vp_a1', 'vp_a2')) > 0 AS add_users,
@@ -389,7 +389,7 @@ SELECT velt_retry_failed() AS redriven;
 RESET ROLE;
 SELECT jsonb_object_keys(standin_state()->'vp_org'->'users') AS vp_org_users ORDER BY 1;
 SELECT standin_state()->'vp_org'->'groups'->'vp_team'->'members' AS vp_team_members;
--- the synchronous functions of "Install for real use"
+-- the recipe "Synchronous functions": a synchronous call
 SET ROLE velt_priv_api;
 SELECT id, name FROM velt_get_users('vp_org') ORDER BY id;
 RESET ROLE;
