@@ -1,7 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * api.h
- *		Calling Velt: batching, retries, envelope checks, per-ID results.
+ *		Calling Velt: batching, envelope checks, per-ID results.
+ *
+ * A call's items travel in requests of at most velt.batch_size items; each
+ * request is one exchange (exchange.h), and each ID's outcome is read from
+ * its answer and handed to a result sink.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,34 +14,8 @@
 
 #include "postgres.h"
 
-#include "pg_compat.h"
-
-#include "envelope.h"
-#include "http.h"
+#include "exchange.h"
 #include "request.h"
-
-typedef enum VeltAnswerKind
-{
-	VELT_ANSWER_OK,				/* 2xx with a result envelope */
-	VELT_ANSWER_TRANSPORT,		/* no HTTP answer at all */
-	VELT_ANSWER_ERROR,			/* error envelope, or a non-2xx status */
-	VELT_ANSWER_INVALID,		/* 2xx that is not a Velt envelope */
-	VELT_ANSWER_MALFORMED		/* an envelope whose per-ID results are not
-								 * shaped as documented */
-} VeltAnswerKind;
-
-/* One request and everything learned from its attempts. */
-typedef struct VeltExchange
-{
-	char		path[256];		/* "/v2/users/add", for messages */
-	VeltAnswerKind kind;
-	int			attempts;
-	double		elapsed_ms;		/* all attempts and waits */
-	bool		retry_after_too_long;	/* stopped: Retry-After above the cap */
-	VeltHttpResponse http;		/* the last attempt */
-	VeltEnvelope envelope;		/* root owned by CurrentMemoryContext */
-	char		malformed_reason[200];	/* for VELT_ANSWER_MALFORMED */
-} VeltExchange;
 
 /* The outcome for one ID, as handed to a result sink. */
 typedef struct VeltItemResult
@@ -54,17 +32,6 @@ typedef struct VeltItemResult
 typedef void (*VeltResultSink) (void *arg, const VeltItemResult *result);
 
 /*
- * Exponential backoff with jitter before attempt + 1: base_ms doubled per
- * attempt, capped at cap_ms, drawn from the upper half, and never shorter
- * than a Retry-After (seconds; -1 if none).
- */
-extern long velt_backoff_ms(int attempt, double base_ms, int cap_ms,
-							long retry_after_s);
-
-/*
- * Sends {"data": data} to the endpoint path (see velt_exchange).
- */
-/*
  * The "data" of a request for items [first, first + count) of call: its
  * fixed members, then the items under items_key (none when count is 0).
  * Owned by CurrentMemoryContext.
@@ -72,6 +39,7 @@ extern long velt_backoff_ms(int attempt, double base_ms, int cap_ms,
 extern json_object *velt_call_data(const VeltCall *call, const char *items_key,
 								   int first, int count);
 
+/* Sends {"data": data} to the endpoint path (see velt_exchange). */
 extern void velt_post_data(const char *endpoint_path, json_object *data,
 						   int max_retries, VeltExchange *ex);
 
@@ -83,18 +51,6 @@ extern void velt_post_data(const char *endpoint_path, json_object *data,
 extern json_object *velt_items_in_error_details(const VeltEndpoint *ep,
 												const VeltExchange *ex,
 												json_type shape);
-
-/*
- * Sends body to the endpoint path under the configured base URL and API
- * version, retrying what is worth retrying.  Raises no error for a failed
- * exchange: ex->kind says what happened.
- */
-extern void velt_exchange(const char *endpoint_path, const char *body,
-						  size_t body_len, int max_retries, VeltExchange *ex);
-
-/* Raises the ERROR that describes a failed exchange. */
-velt_noreturn extern void velt_raise_exchange_error(const VeltExchange *ex,
-													int batch, int nbatches);
 
 /*
  * Sends items [first, first + count) of a call in one request (retrying up

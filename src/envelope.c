@@ -274,6 +274,7 @@ velt_json_parse(const char *text, size_t len, char *reason, size_t reason_size)
 	return obj;
 }
 
+/* obj[key] if it is a string, else NULL. */
 static const char *
 string_member(json_object *obj, const char *key)
 {
@@ -285,6 +286,7 @@ string_member(json_object *obj, const char *key)
 	return NULL;
 }
 
+/* Marks the envelope invalid for reason and returns that kind. */
 static VeltEnvelopeKind
 invalid(VeltEnvelope *env, const char *reason)
 {

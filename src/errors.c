@@ -4,7 +4,7 @@
  *		SQLSTATEs for Velt's statuses and for transport failures.
  *
  * Velt names failures with gRPC status codes (shared/velt-api/REFERENCE.md 4.3-4.4).  The
- * table below is the one README.md documents; keep them together.
+ * table below is the one docs/errors.md documents; keep them together.
  *
  *-------------------------------------------------------------------------
  */
@@ -79,24 +79,4 @@ velt_sqlstate_for_transport(VeltTransportFailure failure)
 			break;
 	}
 	return ERRCODE_CONNECTION_FAILURE;
-}
-
-bool
-velt_is_retryable(const VeltHttpResponse *resp)
-{
-	switch (resp->failure)
-	{
-		case VELT_TRANSPORT_OK:
-			return resp->status == 429 || resp->status == 502 ||
-				resp->status == 503 || resp->status == 504;
-		case VELT_TRANSPORT_CONNECT:
-		case VELT_TRANSPORT_TIMEOUT:
-		case VELT_TRANSPORT_BROKEN:
-			return true;
-		case VELT_TRANSPORT_TLS:
-		case VELT_TRANSPORT_SETUP:
-		case VELT_TRANSPORT_TOO_LARGE:
-			break;
-	}
-	return false;
 }

@@ -19,7 +19,4 @@ extern int	velt_sqlstate_for_answer(const char *velt_status, long http_status);
 /* SQLSTATE (class 08 or 54) for an exchange that got no usable answer. */
 extern int	velt_sqlstate_for_transport(VeltTransportFailure failure);
 
-/* Whether an answer or failure is worth another attempt. */
-extern bool velt_is_retryable(const VeltHttpResponse *resp);
-
 #endif							/* VELT_ERRORS_H */

@@ -16,11 +16,11 @@
 #include "fmgr.h"
 #include "executor/spi.h"
 #include "funcapi.h"
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
 #include "api.h"
+#include "drain.h"
 #include "endpoints.h"
 #include "jsonc_pg.h"
 #include "outbox.h"
@@ -28,8 +28,10 @@
 #include "settings.h"
 #include "request.h"
 
+/* The columns of a synchronous call's rows: id, success, velt_id, message, result. */
 #define RESULT_COLUMNS 5
 
+/* Result sink of a synchronous call: one row of its result set. */
 static void
 put_result_row(void *arg, const VeltItemResult *r)
 {
@@ -50,6 +52,7 @@ put_result_row(void *arg, const VeltItemResult *r)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
+/* The body of every synchronous call: validate, send, return the rows. */
 static Datum
 call_endpoint(FunctionCallInfo fcinfo, VeltEndpointId endpoint)
 {
@@ -92,6 +95,7 @@ VELT_SQL_READ(velt_get_organizations, VELT_EP_GET_ORGANIZATIONS)
 VELT_SQL_READ(velt_get_documents, VELT_EP_GET_DOCUMENTS)
 VELT_SQL_READ(velt_get_users, VELT_EP_GET_USERS)
 
+/* The body of every enqueue: validate, write to the outbox, return its id. */
 static Datum
 enqueue_endpoint(FunctionCallInfo fcinfo, VeltEndpointId endpoint)
 {
@@ -147,62 +151,17 @@ velt_process_outbox(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/*
- * A path for velt_request: relative, made of letters, digits and "/_.-",
- * without empty or ".." segments.
- */
-static bool
-valid_api_path(const char *path)
-{
-	const char *p;
-
-	if (path[0] == '\0' || path[0] == '/' || strstr(path, "//") || strstr(path, ".."))
-		return false;
-	for (p = path; *p; p++)
-	{
-		if (!isalnum((unsigned char) *p) && *p != '/' && *p != '_' && *p != '-' && *p != '.')
-			return false;
-	}
-	return true;
-}
-
 PG_FUNCTION_INFO_V1(velt_request);
 
 /* velt_request(path, data, options): any endpoint, Velt's result as jsonb. */
 Datum
 velt_request(PG_FUNCTION_ARGS)
 {
-	char	   *path;
 	json_object *data;
+	const char *path = velt_request_from_args(fcinfo, &data);
 	VeltExchange ex;
 	Datum		answer;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("path must not be NULL")));
-	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	/* the message quotes no more than the longest valid path */
-	if (strlen(path) > 200 || !valid_api_path(path))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("path \"%.*s%s\" is not an API path", pg_mbcliplen(path, strlen(path), 200),
-						path, strlen(path) > 200 ? "..." : ""),
-				 errhint("Give the path after the version, such as 'users/get', or with it, such as 'v1/users/get'.")));
-	if (PG_ARGISNULL(1))
-		data = velt_jsonc_owned(json_object_new_object());
-	else
-	{
-		Jsonb	   *jb = PG_GETARG_JSONB_P(1);
-
-		if (!JB_ROOT_IS_OBJECT(jb))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("data must be a JSON object")));
-		data = velt_jsonb_to_jsonc(jb, "data");
-	}
-	if (!PG_ARGISNULL(2))
-		velt_merge_options(data, PG_GETARG_JSONB_P(2), NULL);
 	velt_require_credentials();
 	if (!velt_jsonc_to_jsonb_checked(velt_call_result(path, data, &ex), &answer))
 	{

@@ -65,6 +65,7 @@ static char *header_key = NULL;
 static char *header_token = NULL;
 static ResponseBuffer response;
 
+/* Creates the backend's libcurl handles on first use. */
 static void
 ensure_handles(void)
 {
@@ -212,6 +213,7 @@ collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* Empties the response buffer, releasing it if a large answer grew it. */
 static void
 reset_response_buffer(void)
 {
@@ -289,6 +291,7 @@ classify(CURLcode code, bool connected)
 	}
 }
 
+/* Sets up the reused easy handle for one request; errbuf gets libcurl's text. */
 static void
 set_options(const VeltHttpRequest *req, char *errbuf)
 {

@@ -24,12 +24,14 @@
 #include "envelope.h"
 #include "jsonc_pg.h"
 
+/* A json-c object handed to a memory context (velt_jsonc_owned). */
 typedef struct OwnedJson
 {
 	MemoryContextCallback callback;
 	json_object *obj;
 } OwnedJson;
 
+/* Memory context reset callback: drops the owned json-c object. */
 static void
 release_owned_json(void *arg)
 {
@@ -63,6 +65,7 @@ velt_jsonc_owned(json_object *obj)
 	return obj;
 }
 
+/* Raises the ERROR for json-c failing to allocate. */
 static void
 raise_out_of_memory(void)
 {
@@ -334,6 +337,40 @@ number_fits_numeric(const char *text)
 }
 
 /*
+ * A json-c number as a jsonb value: numeric, or its text as a string when
+ * it lies beyond numeric's range.
+ */
+static void
+number_value(json_object *obj, JsonbValue *v)
+{
+	const char *text;
+
+	/* json-c holds integers up to 2^64 - 1 (larger ones saturate there) */
+	if (json_object_is_type(obj, json_type_int) &&
+		json_object_get_int64(obj) < PG_INT64_MAX)
+	{
+		v->type = jbvNumeric;
+		v->val.numeric = int64_to_numeric(json_object_get_int64(obj));
+		return;
+	}
+	/* the number's own text: json-c keeps what Velt wrote */
+	text = json_object_to_json_string(obj);
+	if (!number_fits_numeric(text))
+	{
+		/* beyond numeric: its text, so the answer still reads */
+		v->type = jbvString;
+		v->val.string.len = strlen(text);
+		v->val.string.val = (char *) text;
+		return;
+	}
+	v->type = jbvNumeric;
+	v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+														 CStringGetDatum(text),
+														 ObjectIdGetDatum(InvalidOid),
+														 Int32GetDatum(-1)));
+}
+
+/*
  * Pushes obj onto the jsonb being built, as a value of kind tok (WJB_VALUE
  * or WJB_ELEM); *last is what the last push returned, which for the
  * outermost container is the finished value.  Returns false if a string
@@ -355,33 +392,8 @@ push_jsonc(JsonbParseState **state, json_object *obj, JsonbIteratorToken tok,
 			v.val.boolean = json_object_get_boolean(obj);
 			break;
 		case json_type_int:
-			v.type = jbvNumeric;
-			/* json-c holds integers up to 2^64 - 1 (larger ones saturate there) */
-			if (json_object_get_int64(obj) < PG_INT64_MAX)
-			{
-				v.val.numeric = int64_to_numeric(json_object_get_int64(obj));
-				break;
-			}
-			/* FALLTHROUGH */
 		case json_type_double:
-			{
-				/* the number's own text: json-c keeps what Velt wrote */
-				const char *text = json_object_to_json_string(obj);
-
-				if (!number_fits_numeric(text))
-				{
-					/* beyond numeric: its text, so the answer still reads */
-					v.type = jbvString;
-					v.val.string.len = strlen(text);
-					v.val.string.val = (char *) text;
-					break;
-				}
-				v.type = jbvNumeric;
-				v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																	CStringGetDatum(text),
-																	ObjectIdGetDatum(InvalidOid),
-																	Int32GetDatum(-1)));
-			}
+			number_value(obj, &v);
 			break;
 		case json_type_string:
 			v.type = jbvString;

@@ -30,7 +30,11 @@ _PG_init(void)
 	velt_define_settings();
 	velt_outbox_register_wakeup();
 	if (process_shared_preload_libraries_in_progress)
+	{
+		/* the worker reads its settings from the start */
+		velt_define_worker_settings();
 		velt_worker_register();
+	}
 	/* after every velt.* setting is defined: refuse unknown ones */
 	MarkGUCPrefixReserved("velt");
 }

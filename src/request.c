@@ -16,6 +16,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "json_c.h"
 
 #include "catalog/pg_type.h"
@@ -120,6 +122,7 @@ typedef struct IdPosition
 	int			position;		/* as shown to the user */
 } IdPosition;
 
+/* qsort comparator: IdPositions by ID, then position. */
 static int
 compare_id_positions(const void *a, const void *b)
 {
@@ -387,6 +390,7 @@ velt_merge_options(json_object *data, Jsonb *jb, const VeltEndpoint *ep)
 	}
 }
 
+/* Sets obj[key] to a string; out of memory is an ERROR. */
 static void
 add_string(json_object *obj, const char *key, const char *value)
 {
@@ -396,19 +400,135 @@ add_string(json_object *obj, const char *key, const char *value)
 				 errmsg("out of memory building the request")));
 }
 
+/* What velt_call_from_args learns from the arguments before the end. */
+typedef struct ArgsSeen
+{
+	const char *document;		/* NULL: not given */
+	const char *folder;
+	bool		delete_all;
+	bool		has_delete_all; /* the endpoint has a delete_all argument */
+	int			ids_argno;		/* -1: no ID list argument */
+	int			options_argno;	/* -1: no options argument */
+} ArgsSeen;
+
+/* Reads argument argno, of the given role, into call or seen. */
+static void
+take_argument(FunctionCallInfo fcinfo, int argno, VeltArgRole role,
+			  VeltCall *call, ArgsSeen *seen)
+{
+	const char *name = velt_arg_name(role);
+
+	switch (role)
+	{
+		case VELT_ARG_ORG:
+		case VELT_ARG_GROUP:
+			add_string(call->fixed, velt_arg_data_key(role),
+					   required_text(fcinfo, argno, name, true));
+			break;
+		case VELT_ARG_DOCUMENT:
+			seen->document = optional_text(fcinfo, argno, name);
+			break;
+		case VELT_ARG_FOLDER:
+			seen->folder = optional_text(fcinfo, argno, name);
+			break;
+		case VELT_ARG_ITEM_OBJECTS:
+			take_item_objects(fcinfo, argno, call);
+			break;
+		case VELT_ARG_ITEM_IDS:
+			/* read after delete_all, which decides whether it may be NULL */
+			seen->ids_argno = argno;
+			break;
+		case VELT_ARG_DELETE_ALL:
+			seen->has_delete_all = true;
+			seen->delete_all = !PG_ARGISNULL(argno) && PG_GETARG_BOOL(argno);
+			break;
+		case VELT_ARG_DISABLED:
+			if (PG_ARGISNULL(argno))
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("%s must not be NULL", name)));
+			json_object_object_add(call->fixed, velt_arg_data_key(role),
+								   json_object_new_boolean(PG_GETARG_BOOL(argno)));
+			break;
+		case VELT_ARG_ACCESS_TYPE:
+			add_string(call->fixed, velt_arg_data_key(role),
+					   required_text(fcinfo, argno, name, false));
+			break;
+		case VELT_ARG_FILTER_IDS:
+			/* NULL: no filter, everything is read */
+			if (!PG_ARGISNULL(argno))
+				take_item_ids(fcinfo, argno, call);
+			break;
+		case VELT_ARG_MAX_ITEMS:
+			if (!PG_ARGISNULL(argno))
+			{
+				call->max_items = PG_GETARG_INT32(argno);
+				if (call->max_items < 1)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("max_items must be at least 1"),
+							 errhint("Pass NULL to read everything.")));
+			}
+			break;
+		case VELT_ARG_OPTIONS:
+			seen->options_argno = argno;
+			break;
+		case VELT_ARG_END:
+			break;
+	}
+}
+
+/* Adds the document or folder the call is scoped to, if any (not both). */
+static void
+add_scope(VeltCall *call, const ArgsSeen *seen)
+{
+	if (seen->document && seen->folder)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("document and folder cannot both be given"),
+				 errhint("Velt scopes a call to the organization, one document or one folder.")));
+	if (seen->document)
+		add_string(call->fixed, velt_arg_data_key(VELT_ARG_DOCUMENT), seen->document);
+	if (seen->folder)
+		add_string(call->fixed, velt_arg_data_key(VELT_ARG_FOLDER), seen->folder);
+}
+
+/* Reads the ID list argument, or sets deleteAll in its stead. */
+static void
+take_ids_or_delete_all(FunctionCallInfo fcinfo, const VeltEndpoint *ep,
+					   VeltCall *call, const ArgsSeen *seen)
+{
+	const char *arg = ep->items_arg;
+	int			argno = seen->ids_argno;
+
+	if (seen->delete_all && !PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delete_all cannot be combined with %s", arg),
+				 errhint("Pass %s => NULL to remove every member.", arg)));
+	if (seen->delete_all)
+		json_object_object_add(call->fixed, velt_arg_data_key(VELT_ARG_DELETE_ALL),
+							   json_object_new_boolean(1));
+	else if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", arg),
+				 seen->has_delete_all ? errhint("Pass delete_all => true to remove every member.") : 0));
+	else
+		take_item_ids(fcinfo, argno, call);
+}
+
 void
 velt_call_from_args(FunctionCallInfo fcinfo, const VeltEndpoint *ep,
 					VeltCall *call)
 {
-	const char *document = NULL;
-	const char *folder = NULL;
-	bool		delete_all = false;
-	bool		has_delete_all = false;
-	int			ids_argno = -1;
-	int			options_argno = -1;
+	ArgsSeen	seen;
 	int			argno;
 
 	memset(call, 0, sizeof(*call));
+	memset(&seen, 0, sizeof(seen));
+	seen.ids_argno = -1;
+	seen.options_argno = -1;
 	call->endpoint = ep;
 	call->fixed = velt_jsonc_owned(json_object_new_object());
 	if (call->fixed == NULL)
@@ -417,101 +537,73 @@ velt_call_from_args(FunctionCallInfo fcinfo, const VeltEndpoint *ep,
 				 errmsg("out of memory building the request")));
 
 	for (argno = 0; argno < VELT_MAX_ARGS && ep->args[argno] != VELT_ARG_END; argno++)
+		take_argument(fcinfo, argno, ep->args[argno], call, &seen);
+
+	add_scope(call, &seen);
+	if (seen.ids_argno >= 0)
+		take_ids_or_delete_all(fcinfo, ep, call, &seen);
+	if (seen.options_argno >= 0 && !PG_ARGISNULL(seen.options_argno))
+		velt_merge_options(call->fixed, PG_GETARG_JSONB_P(seen.options_argno), ep);
+}
+
+/* ---------------------------------------------------------------------
+ * velt_request
+ * ---------------------------------------------------------------------
+ */
+
+/* Longest path velt_request accepts, and the most a message quotes of one. */
+#define VELT_MAX_API_PATH 200
+
+/*
+ * A path for velt_request: relative, made of letters, digits and "/_.-",
+ * without empty or ".." segments.
+ */
+static bool
+valid_api_path(const char *path)
+{
+	const char *p;
+
+	if (path[0] == '\0' || path[0] == '/' || strstr(path, "//") || strstr(path, ".."))
+		return false;
+	for (p = path; *p; p++)
 	{
-		VeltArgRole role = ep->args[argno];
-		const char *name = velt_arg_name(role);
-
-		switch (role)
-		{
-			case VELT_ARG_ORG:
-			case VELT_ARG_GROUP:
-				add_string(call->fixed, velt_arg_data_key(role),
-						   required_text(fcinfo, argno, name, true));
-				break;
-			case VELT_ARG_DOCUMENT:
-				document = optional_text(fcinfo, argno, name);
-				break;
-			case VELT_ARG_FOLDER:
-				folder = optional_text(fcinfo, argno, name);
-				break;
-			case VELT_ARG_ITEM_OBJECTS:
-				take_item_objects(fcinfo, argno, call);
-				break;
-			case VELT_ARG_ITEM_IDS:
-				/* read after delete_all, which decides whether it may be NULL */
-				ids_argno = argno;
-				break;
-			case VELT_ARG_DELETE_ALL:
-				has_delete_all = true;
-				delete_all = !PG_ARGISNULL(argno) && PG_GETARG_BOOL(argno);
-				break;
-			case VELT_ARG_DISABLED:
-				if (PG_ARGISNULL(argno))
-					ereport(ERROR,
-							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-							 errmsg("%s must not be NULL", name)));
-				json_object_object_add(call->fixed, velt_arg_data_key(role),
-									   json_object_new_boolean(PG_GETARG_BOOL(argno)));
-				break;
-			case VELT_ARG_ACCESS_TYPE:
-				add_string(call->fixed, velt_arg_data_key(role),
-						   required_text(fcinfo, argno, name, false));
-				break;
-			case VELT_ARG_FILTER_IDS:
-				/* NULL: no filter, everything is read */
-				if (!PG_ARGISNULL(argno))
-					take_item_ids(fcinfo, argno, call);
-				break;
-			case VELT_ARG_MAX_ITEMS:
-				if (!PG_ARGISNULL(argno))
-				{
-					call->max_items = PG_GETARG_INT32(argno);
-					if (call->max_items < 1)
-						ereport(ERROR,
-								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-								 errmsg("max_items must be at least 1"),
-								 errhint("Pass NULL to read everything.")));
-				}
-				break;
-			case VELT_ARG_OPTIONS:
-				options_argno = argno;
-				break;
-			case VELT_ARG_END:
-				break;
-		}
+		if (!isalnum((unsigned char) *p) && *p != '/' && *p != '_' && *p != '-' && *p != '.')
+			return false;
 	}
+	return true;
+}
 
-	if (document && folder)
+const char *
+velt_request_from_args(FunctionCallInfo fcinfo, json_object **data)
+{
+	char	   *path;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("path must not be NULL")));
+	path = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	/* the message quotes no more than the longest valid path */
+	if (strlen(path) > VELT_MAX_API_PATH || !valid_api_path(path))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("document and folder cannot both be given"),
-				 errhint("Velt scopes a call to the organization, one document or one folder.")));
-	if (document)
-		add_string(call->fixed, velt_arg_data_key(VELT_ARG_DOCUMENT), document);
-	if (folder)
-		add_string(call->fixed, velt_arg_data_key(VELT_ARG_FOLDER), folder);
-
-	if (ids_argno >= 0)
+				 errmsg("path \"%.*s%s\" is not an API path",
+						pg_mbcliplen(path, strlen(path), VELT_MAX_API_PATH),
+						path, strlen(path) > VELT_MAX_API_PATH ? "..." : ""),
+				 errhint("Give the path after the version, such as 'users/get', or with it, such as 'v1/users/get'.")));
+	if (PG_ARGISNULL(1))
+		*data = velt_jsonc_owned(json_object_new_object());
+	else
 	{
-		const char *arg = ep->items_arg;
+		Jsonb	   *jb = PG_GETARG_JSONB_P(1);
 
-		if (delete_all && !PG_ARGISNULL(ids_argno))
+		if (!JB_ROOT_IS_OBJECT(jb))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("delete_all cannot be combined with %s", arg),
-					 errhint("Pass %s => NULL to remove every member.", arg)));
-		if (delete_all)
-			json_object_object_add(call->fixed, velt_arg_data_key(VELT_ARG_DELETE_ALL),
-								   json_object_new_boolean(1));
-		else if (PG_ARGISNULL(ids_argno))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be NULL", arg),
-					 has_delete_all ? errhint("Pass delete_all => true to remove every member.") : 0));
-		else
-			take_item_ids(fcinfo, ids_argno, call);
+					 errmsg("data must be a JSON object")));
+		*data = velt_jsonb_to_jsonc(jb, "data");
 	}
-
-	if (options_argno >= 0 && !PG_ARGISNULL(options_argno))
-		velt_merge_options(call->fixed, PG_GETARG_JSONB_P(options_argno), ep);
+	if (!PG_ARGISNULL(2))
+		velt_merge_options(*data, PG_GETARG_JSONB_P(2), NULL);
+	return path;
 }

@@ -78,4 +78,14 @@ extern void velt_call_from_args(FunctionCallInfo fcinfo,
 extern void velt_merge_options(json_object *data, Jsonb *jb,
 							   const VeltEndpoint *ep);
 
+/*
+ * Validates velt_request's arguments (path text, data jsonb, options
+ * jsonb) and returns the path: relative, of letters, digits and "/_.-",
+ * with no empty or ".." segment, at most 200 bytes.  *data is the data
+ * object (empty for NULL) with the options merged in, owned by
+ * CurrentMemoryContext.  Bad input raises 22004 or 22023.
+ */
+extern const char *velt_request_from_args(FunctionCallInfo fcinfo,
+										  json_object **data);
+
 #endif							/* VELT_REQUEST_H */

@@ -33,6 +33,8 @@ int			velt_batch_size = 500;
 int			velt_max_attempts = 10;
 int			velt_outbox_retry_max_delay_ms = 600000;
 int			velt_result_retention_s = 7 * 24 * 3600;
+char	   *velt_database = NULL;
+int			velt_worker_idle_ms = 10000;
 
 static const struct config_enum_entry api_version_options[] = {
 	{"v1", VELT_API_V1, false},
@@ -125,8 +127,9 @@ check_base_url(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-void
-velt_define_settings(void)
+/* Defines the credentials and where Velt is (URL, CA file, API version). */
+static void
+define_connection_settings(void)
 {
 	DefineCustomStringVariable("velt.api_key",
 							   "API key sent as x-velt-api-key.",
@@ -174,6 +177,12 @@ velt_define_settings(void)
 							 0,
 							 NULL, NULL, NULL);
 
+}
+
+/* Defines the timeouts, retries and batching of synchronous calls. */
+static void
+define_call_settings(void)
+{
 	DefineCustomIntVariable("velt.timeout_ms",
 							"Longest time one HTTP exchange with Velt may take.",
 							NULL,
@@ -219,6 +228,12 @@ velt_define_settings(void)
 							0,
 							NULL, NULL, NULL);
 
+}
+
+/* Defines the outbox's retries and how long its results are kept. */
+static void
+define_outbox_settings(void)
+{
 	DefineCustomIntVariable("velt.max_attempts",
 							"Attempts at an outbox operation before it is dead-lettered.",
 							NULL,
@@ -244,6 +259,35 @@ velt_define_settings(void)
 							7 * 24 * 3600, 0, INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+}
+
+void
+velt_define_settings(void)
+{
+	define_connection_settings();
+	define_call_settings();
+	define_outbox_settings();
+}
+
+void
+velt_define_worker_settings(void)
+{
+	DefineCustomStringVariable("velt.database",
+							   "Database whose outbox the velt background worker delivers.",
+							   NULL,
+							   &velt_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("velt.worker_idle_ms",
+							"Longest sleep of the velt worker when it has nothing to do.",
+							NULL,
+							&velt_worker_idle_ms,
+							10000, 10, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 }
 

@@ -27,8 +27,21 @@ extern int	velt_batch_size;
 extern int	velt_max_attempts;
 extern int	velt_outbox_retry_max_delay_ms;
 extern int	velt_result_retention_s;
+/* the worker's: defined only while shared_preload_libraries is processed */
+extern char *velt_database;
+extern int	velt_worker_idle_ms;
 
+/* Defines every velt.* setting but the worker's (from _PG_init). */
 extern void velt_define_settings(void);
+
+/*
+ * Defines the worker's settings, velt.database and velt.worker_idle_ms:
+ * from _PG_init, only while shared_preload_libraries is processed, and
+ * before the worker is registered.
+ */
+extern void velt_define_worker_settings(void);
+
+/* "v1" or "v2", as velt.api_version says. */
 extern const char *velt_api_version_name(void);
 
 /*

@@ -42,17 +42,18 @@
 #include "outbox.h"
 #include "request.h"
 
-/* Mapping keys, in the order of velt_user_fields, then the scope keys. */
-static const char *const field_keys[VELT_USER_NFIELDS] = {
-	"user_id", "name", "email", "photo_url", "role"
-};
-
+/*
+ * Where the trigger reads each value: attribute numbers, and the column
+ * names its messages quote.  Kept per statement (see column_map), so
+ * everything it points to lives in the trigger's fn_mcxt.
+ */
 typedef struct ColumnMap
 {
 	AttrNumber	org;
 	AttrNumber	document;		/* 0: not mapped */
 	AttrNumber	folder;
-	AttrNumber	fields[VELT_USER_NFIELDS];	/* 0: not mapped */
+	AttrNumber	fields[VELT_USER_NFIELDS];	/* by VeltUserField; 0: not
+											 * mapped */
 	const char *org_column;
 	const char *document_column;
 	const char *folder_column;
@@ -89,15 +90,17 @@ row_start(int row)
 static inline Datum
 row_user_id(const Scope *scope, int row)
 {
-	return scope->values[row_start(row)];
+	return scope->values[row_start(row) + VELT_USER_ID];
 }
 
+/* The scopes whose (org, document, folder) hash to one value. */
 typedef struct ScopeBucket
 {
 	uint32		hash;
 	Scope	   *first;
 } ScopeBucket;
 
+/* The scopes of one statement's rows (added, or removed). */
 typedef struct ScopeSet
 {
 	HTAB	   *buckets;
@@ -105,6 +108,10 @@ typedef struct ScopeSet
 	Scope	   *last;			/* the scope of the previous row */
 } ScopeSet;
 
+/*
+ * The attribute the mapping gives for key (0 if none), and its name in
+ * *name_out, palloc'd in CurrentMemoryContext.
+ */
 static AttrNumber
 column_of(Relation rel, Jsonb *mapping, const char *key, const char **name_out)
 {
@@ -128,18 +135,22 @@ column_of(Relation rel, Jsonb *mapping, const char *key, const char **name_out)
 	return attnum;
 }
 
+/* velt.trigger_columns' plan, kept for the backend's life (SPI_keepplan). */
 static SPIPlanPtr mapping_plan = NULL;
 
-/* Reads and checks the trigger's key=column arguments. */
-static void
-read_column_map(TriggerData *td, ColumnMap *map)
+/*
+ * Runs velt.trigger_columns over the trigger's key=column arguments: the
+ * checked mapping, as jsonb in SPI's procedure context, which SPI_finish
+ * frees.  The keys are the scope keys and velt_user_fields' trigger keys.
+ */
+static Jsonb *
+read_mapping(TriggerData *td)
 {
 	Trigger    *trigger = td->tg_trigger;
 	Datum	   *args = palloc(sizeof(Datum) * Max(trigger->tgnargs, 1));
 	Oid			types[2] = {OIDOID, TEXTARRAYOID};
 	Datum		values[2];
 	bool		isnull;
-	Jsonb	   *mapping;
 	int			i;
 
 	for (i = 0; i < trigger->tgnargs; i++)
@@ -149,10 +160,17 @@ read_column_map(TriggerData *td, ColumnMap *map)
 	/* prepared once per backend: a row-level trigger fires per row */
 	if (mapping_plan == NULL)
 	{
-		mapping_plan = SPI_prepare("SELECT velt.trigger_columns('velt_users_trigger', $1, $2, "
-								   "ARRAY['organization', 'user_id'], "
-								   "ARRAY['name', 'email', 'document', 'folder', 'photo_url', 'role'])",
-								   2, types);
+		/* the keys in the order velt.trigger_columns' hints list them */
+		char	   *sql = psprintf("SELECT velt.trigger_columns('velt_users_trigger', $1, $2, "
+								   "ARRAY['organization', '%s'], "
+								   "ARRAY['%s', '%s', 'document', 'folder', '%s', '%s'])",
+								   velt_user_fields[VELT_USER_ID].trigger_key,
+								   velt_user_fields[VELT_USER_NAME].trigger_key,
+								   velt_user_fields[VELT_USER_EMAIL].trigger_key,
+								   velt_user_fields[VELT_USER_PHOTO_URL].trigger_key,
+								   velt_user_fields[VELT_USER_ROLE].trigger_key);
+
+		mapping_plan = SPI_prepare(sql, 2, types);
 		if (mapping_plan == NULL)
 			elog(ERROR, "velt_users_trigger: could not plan reading its arguments");
 		SPI_keepplan(mapping_plan);
@@ -160,15 +178,30 @@ read_column_map(TriggerData *td, ColumnMap *map)
 	if (SPI_execute_plan(mapping_plan, values, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "velt_users_trigger: could not read its arguments");
-	mapping = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	/* in SPI's procedure context, which SPI_execute_plan left current */
+	return DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Reads and checks the trigger's key=column arguments into map.  The
+ * column names are copied into cxt: a row-level trigger's map outlives
+ * this call's SPI connection, and its messages for later rows quote them.
+ */
+static void
+read_column_map(TriggerData *td, ColumnMap *map, MemoryContext cxt)
+{
+	Jsonb	   *mapping = read_mapping(td);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	int			i;
 
 	memset(map, 0, sizeof(*map));
 	map->org = column_of(td->tg_relation, mapping, "organization", &map->org_column);
 	map->document = column_of(td->tg_relation, mapping, "document", &map->document_column);
 	map->folder = column_of(td->tg_relation, mapping, "folder", &map->folder_column);
 	for (i = 0; i < VELT_USER_NFIELDS; i++)
-		map->fields[i] = column_of(td->tg_relation, mapping, field_keys[i],
-								   i == 0 ? &map->user_column : NULL);
+		map->fields[i] = column_of(td->tg_relation, mapping, velt_user_fields[i].trigger_key,
+								   i == VELT_USER_ID ? &map->user_column : NULL);
+	MemoryContextSwitchTo(old);
 }
 
 /* A column's value as a text Datum in CurrentMemoryContext. */
@@ -189,6 +222,7 @@ text_value(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
 	return CStringGetTextDatum(OidOutputFunctionCall(output, d));
 }
 
+/* A column's value as a C string, or NULL for NULL or an unmapped column. */
 static char *
 cstring_value(TupleTableSlot *slot, AttrNumber attnum)
 {
@@ -201,6 +235,7 @@ cstring_value(TupleTableSlot *slot, AttrNumber attnum)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/* Starts an empty set of scopes in CurrentMemoryContext. */
 static void
 scope_set_init(ScopeSet *set)
 {
@@ -215,12 +250,14 @@ scope_set_init(ScopeSet *set)
 	set->last = NULL;
 }
 
+/* Whether two optional strings are equal (both NULL counts). */
 static bool
 same(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/* The set's scope for (org, document, folder); made if create, else NULL. */
 static Scope *
 scope_lookup(ScopeSet *set, char *org, char *document, char *folder, bool create)
 {
@@ -256,6 +293,7 @@ scope_lookup(ScopeSet *set, char *org, char *document, char *folder, bool create
 	return scope;
 }
 
+/* Allocates or enlarges a huge array in CurrentMemoryContext. */
 static void *
 grow(void *pointer, Size size)
 {
@@ -264,6 +302,7 @@ grow(void *pointer, Size size)
 	return repalloc_huge(pointer, size);
 }
 
+/* Appends the row in slot to the scope, as text in the velt_user_fields layout. */
 static void
 scope_add_row(Scope *scope, TupleTableSlot *slot, const ColumnMap *map)
 {
@@ -273,9 +312,9 @@ scope_add_row(Scope *scope, TupleTableSlot *slot, const ColumnMap *map)
 	{
 		scope->cap = scope->cap ? scope->cap * 2 : 64;
 		scope->values = grow(scope->values,
-											   sizeof(Datum) * scope->cap * VELT_USER_NFIELDS);
+							 sizeof(Datum) * scope->cap * VELT_USER_NFIELDS);
 		scope->nulls = grow(scope->nulls,
-											  sizeof(bool) * scope->cap * VELT_USER_NFIELDS);
+							sizeof(bool) * scope->cap * VELT_USER_NFIELDS);
 	}
 	for (f = 0; f < VELT_USER_NFIELDS; f++)
 	{
@@ -295,6 +334,7 @@ scope_add_row(Scope *scope, TupleTableSlot *slot, const ColumnMap *map)
 static velt_noreturn void reject_null(TriggerData *td, const char *column,
 									  const char *key, bool empty);
 
+/* Raises the error for a NULL (or, if empty, empty) organization or user ID. */
 static void
 reject_null(TriggerData *td, const char *column, const char *key, bool empty)
 {
@@ -320,6 +360,7 @@ reject_control_characters(TriggerData *td, const char *column, const char *key,
 									   NULL, NULL);
 }
 
+/* A document or folder: its value, or NULL when NULL, empty or unmapped. */
 static char *
 optional_scope(TupleTableSlot *slot, AttrNumber attnum)
 {
@@ -389,7 +430,7 @@ collect_row(TriggerData *td, const ColumnMap *map, ScopeSet *set, TupleTableSlot
 	Scope	   *scope = scope_of_row(td, map, set, slot);
 	bool		isnull;
 
-	(void) slot_getattr(slot, map->fields[0], &isnull);
+	(void) slot_getattr(slot, map->fields[VELT_USER_ID], &isnull);
 	if (isnull)
 		reject_null(td, map->user_column, "user_id", false);
 	scope_add_row(scope, slot, map);
@@ -403,6 +444,7 @@ collect_row(TriggerData *td, const ColumnMap *map, ScopeSet *set, TupleTableSlot
 	}
 }
 
+/* Adds the one row of a row-level firing. */
 static void
 collect_tuple(TriggerData *td, const ColumnMap *map, ScopeSet *set, HeapTuple tuple)
 {
@@ -414,6 +456,7 @@ collect_tuple(TriggerData *td, const ColumnMap *map, ScopeSet *set, HeapTuple tu
 	ExecDropSingleTupleTableSlot(slot);
 }
 
+/* Adds every row of a transition table. */
 static void
 collect_table(TriggerData *td, const ColumnMap *map, ScopeSet *set, Tuplestorestate *rows)
 {
@@ -434,6 +477,7 @@ collect_table(TriggerData *td, const ColumnMap *map, ScopeSet *set, Tuplestorest
  * ---------------------------------------------------------------------
  */
 
+/* Orders two text Datums bytewise (the order only has to be consistent). */
 static int
 compare_text(Datum a, Datum b)
 {
@@ -507,6 +551,7 @@ scope_has(const Scope *scope, Datum uid)
 	return false;
 }
 
+/* The fixed data of a scope's operations, as jsonb. */
 static Datum
 scope_fixed(const Scope *scope)
 {
@@ -606,6 +651,11 @@ typedef struct ColumnMapCache
  * The column map of the firing trigger, read (and checked) at its first
  * firing in the statement: the trigger's function info, and fn_extra with
  * it, lives as long as the statement, during which the table cannot change.
+ *
+ * Where each thing lives: the cache and the column names it quotes, in
+ * flinfo->fn_mcxt (the statement's); the mapping they are read from, in
+ * SPI's procedure context of this firing (gone at its SPI_finish); the
+ * plan that reads it, for the backend's life.
  */
 static const ColumnMap *
 column_map(FunctionCallInfo fcinfo, TriggerData *td)
@@ -614,13 +664,12 @@ column_map(FunctionCallInfo fcinfo, TriggerData *td)
 
 	if (cache == NULL || cache->tgoid != td->tg_trigger->tgoid)
 	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		MemoryContext cxt = fcinfo->flinfo->fn_mcxt;
 
-		cache = palloc0(sizeof(ColumnMapCache));
-		read_column_map(td, &cache->map);
+		cache = MemoryContextAllocZero(cxt, sizeof(ColumnMapCache));
+		read_column_map(td, &cache->map, cxt);
 		cache->tgoid = td->tg_trigger->tgoid;
 		fcinfo->flinfo->fn_extra = cache;
-		MemoryContextSwitchTo(old);
 	}
 	return &cache->map;
 }

@@ -9,11 +9,16 @@
  * at once rather than at the next poll; without work the worker sleeps
  * until the next retry is due (or velt.worker_idle_ms).  Each round is its
  * own transaction: an error (Velt unreachable, missing credentials) is
- * logged, the transaction rolled back, and the worker carries on.
+ * logged, the transaction rolled back, and the worker carries on.  After
+ * each round the worker reports its table statistics, as a backend does
+ * after a statement: autovacuum counts the rows its DELETEs leave dead in
+ * velt.outbox from those reports.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <limits.h>
 
 #include "access/xact.h"
 #include "executor/spi.h"
@@ -32,7 +37,9 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "drain.h"
 #include "outbox.h"
+#include "settings.h"
 #include "worker.h"
 
 PGDLLEXPORT void velt_worker_main(Datum arg);
@@ -43,12 +50,10 @@ typedef struct VeltShared
 	Latch	   *worker_latch;
 } VeltShared;
 
+/* In shared memory, set up by velt_shmem_startup. */
 static VeltShared *shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-static char *velt_database = NULL;
-static int	velt_worker_idle_ms = 10000;
 
 /* How long the worker waits after a failed round. */
 #define VELT_WORKER_ERROR_PAUSE_MS 5000
@@ -58,6 +63,7 @@ static int	velt_worker_idle_ms = 10000;
 #define VELT_WORKER_ROUND_ITEMS 10000
 #define VELT_WORKER_ROUND_SECONDS 10.0
 
+/* Asks for the shared memory of VeltShared (shmem_request_hook). */
 static void
 velt_shmem_request(void)
 {
@@ -66,6 +72,7 @@ velt_shmem_request(void)
 	RequestAddinShmemSpace(MAXALIGN(sizeof(VeltShared)));
 }
 
+/* Finds or creates VeltShared (shmem_startup_hook). */
 static void
 velt_shmem_startup(void)
 {
@@ -93,6 +100,7 @@ wake_worker(void)
 		SetLatch(latch);
 }
 
+/* At the worker's exit: no latch to set any more. */
 static void
 forget_latch(int code, Datum arg)
 {
@@ -104,23 +112,6 @@ void
 velt_worker_register(void)
 {
 	BackgroundWorker worker;
-
-	DefineCustomStringVariable("velt.database",
-							   "Database whose outbox the velt background worker delivers.",
-							   NULL,
-							   &velt_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
-	DefineCustomIntVariable("velt.worker_idle_ms",
-							"Longest sleep of the velt worker when it has nothing to do.",
-							NULL,
-							&velt_worker_idle_ms,
-							10000, 10, 3600 * 1000,
-							PGC_SIGHUP,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = velt_shmem_request;
@@ -139,6 +130,7 @@ velt_worker_register(void)
 	RegisterBackgroundWorker(&worker);
 }
 
+/* Whether velt is installed in the worker's database. */
 static bool
 extension_installed(void)
 {
@@ -146,6 +138,22 @@ extension_installed(void)
 								 true, 1);
 
 	return rc == SPI_OK_SELECT && SPI_processed == 1;
+}
+
+/*
+ * Reports the worker idle and flushes its table statistics, as a backend
+ * does between statements, so that autovacuum sees the rows its DELETEs
+ * and UPDATEs left dead in velt.outbox while the worker runs.  Returns the
+ * most the worker may sleep before statistics still pending (flushed at
+ * most once a second) must be flushed, or LONG_MAX if none are.
+ */
+static long
+report_idle(void)
+{
+	long		pending_ms = pgstat_report_stat(false);
+
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return pending_ms > 0 ? pending_ms : LONG_MAX;
 }
 
 /*
@@ -157,6 +165,7 @@ deliver_round(void)
 {
 	VeltDrainSummary summary;
 	long		sleep_ms = velt_worker_idle_ms;
+	long		stats_ms;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -187,8 +196,25 @@ deliver_round(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return sleep_ms;
+	stats_ms = report_idle();
+	return Min(sleep_ms, stats_ms);
+}
+
+/*
+ * After a failed round: reports the error, rolls the transaction back (in
+ * cxt) and returns how long to pause before carrying on.
+ */
+static long
+recover_from_error(MemoryContext cxt)
+{
+	long		stats_ms;
+
+	MemoryContextSwitchTo(cxt);
+	EmitErrorReport();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	stats_ms = report_idle();
+	return Min(VELT_WORKER_ERROR_PAUSE_MS, stats_ms);
 }
 
 void
@@ -227,13 +253,7 @@ velt_worker_main(Datum arg)
 		}
 		PG_CATCH();
 		{
-			/* report, roll back, and carry on after a pause */
-			MemoryContextSwitchTo(worker_cxt);
-			EmitErrorReport();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			pgstat_report_activity(STATE_IDLE, NULL);
-			sleep_ms = VELT_WORKER_ERROR_PAUSE_MS;
+			sleep_ms = recover_from_error(worker_cxt);
 		}
 		PG_END_TRY();
 		MemoryContextReset(worker_cxt);

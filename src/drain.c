@@ -1,0 +1,1222 @@
+/*-------------------------------------------------------------------------
+ *
+ * drain.c
+ *		Delivering the outbox: take, coalesce, send, settle.
+ *
+ * A drain (velt_process_outbox or the worker) runs rounds (the words are
+ * defined in outbox.h).  A round takes committed, due operations in
+ * commit order, coalesces those with the same endpoint and fixed data
+ * into batches of up to velt.batch_size items, sends them, and settles:
+ * each ID's outcome goes to velt.results, each operation is deleted,
+ * rescheduled or marked failed.
+ *
+ * Order: operations are taken in (commit sequence, id) order; an operation
+ * may join an earlier request only if no request between them touches one
+ * of its IDs, so operations on one ID reach Velt in commit order.  A
+ * delete_all is a barrier.  Concurrent drains lock whole organizations
+ * (advisory locks), so they never reorder one organization's operations
+ * and never send one operation twice.
+ *
+ * Failures: what velt_worth_retrying (exchange.h) deems worth a later
+ * attempt is retried with exponential backoff and jitter (at least
+ * Retry-After), the whole operation again, batched with its peers; after
+ * velt.max_attempts the operation is dead-lettered.  Other answers are
+ * final (state "rejected").  A drain that dies half-way leaves its
+ * operations pending: delivery is at least once.
+ *
+ * Memory: everything of a round lives in the round's context (Drain.cxt),
+ * reset after it settles; each request's json-c objects and answer live in
+ * a context of their own, deleted once it is answered.  SPI calls leave
+ * SPI's context current, so the functions here that call SPI switch back
+ * to the round's context right after (see run_spi).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "json_c.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "portability/instr_time.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "api.h"
+#include "drain.h"
+#include "endpoints.h"
+#include "jsonc_pg.h"
+#include "outbox.h"
+#include "settings.h"
+
+/*
+ * Advisory lock class for "this drain owns this organization" (the second
+ * key is hashtext(target)).  Written into take_operations' SQL from here.
+ */
+#define VELT_TARGET_LOCK_CLASS 1986356340
+
+/* Longest ID kept exactly in a batch's ID set; longer ones are truncated,
+ * which can only make two IDs look alike and so only splits batches. */
+#define VELT_ID_KEY_SIZE 128
+
+/* Longest target name kept exactly as a hash key (the same rule). */
+#define VELT_TARGET_KEY_SIZE (NAMEDATALEN * 4)
+
+/* The columns of take_operations' query, as SPI numbers them. */
+#define Anum_take_id			1
+#define Anum_take_endpoint		2
+#define Anum_take_target		3
+#define Anum_take_fixed			4
+#define Anum_take_items			5
+#define Anum_take_ids			6
+#define Anum_take_attempts		7
+#define Anum_take_enqueued_at	8
+#define Anum_take_item_values	9
+
+/* What sending did for an operation, as the round goes. */
+typedef enum OpOutcome
+{
+	OP_UNSENT,					/* not attempted in this drain */
+	OP_DELIVERED,				/* every item answered */
+	OP_RETRY,					/* a retryable failure */
+	OP_REJECTED					/* a final failure */
+} OpOutcome;
+
+/* One operation taken by the round. */
+typedef struct OutboxOp
+{
+	int64		id;
+	VeltCall	call;			/* endpoint, items, ids (not fixed) */
+	const char *fixed_key;		/* canonical text of fixed */
+	char	   *target;
+	int			attempts;
+	Datum		enqueued_at;
+	OpOutcome	outcome;
+	bool		started;		/* a request carried some of its items */
+	bool	   *answered;		/* per item: Velt answered for it */
+	int			unanswered;		/* items a 2xx answer said nothing about */
+	int			pieces_left;	/* pieces not yet answered */
+	long		retry_after_s;
+	char	   *last_error;
+} OutboxOp;
+
+/* A run of one operation's items that travels in one request. */
+typedef struct Piece
+{
+	int			op;
+	int			first;
+	int			count;
+} Piece;
+
+/* One request's worth of pieces, all with the same endpoint and fixed. */
+typedef struct Batch
+{
+	const VeltEndpoint *endpoint;
+	const char *fixed_key;
+	json_object *fixed;
+	List	   *pieces;
+	int			nitems;
+	bool		barrier;		/* delete_all: nothing may move across it */
+	HTAB	   *ids;
+} Batch;
+
+/* One organization's batches, in the order they are sent. */
+typedef struct OutboxTarget
+{
+	char		name[VELT_TARGET_KEY_SIZE];
+	List	   *batches;
+} OutboxTarget;
+
+/* An entry of a batch's ID set. */
+typedef struct IdKey
+{
+	char		id[VELT_ID_KEY_SIZE];
+} IdKey;
+
+/* Per-ID rows for velt.results, gathered column by column. */
+typedef struct ResultRows
+{
+	ArrayBuildState *op_id;
+	ArrayBuildState *endpoint;
+	ArrayBuildState *id;
+	ArrayBuildState *success;
+	ArrayBuildState *velt_id;
+	ArrayBuildState *message;
+	ArrayBuildState *result;
+	ArrayBuildState *attempts;
+	ArrayBuildState *last_error;
+	ArrayBuildState *enqueued_at;
+	int64		count;
+	MemoryContext cxt;			/* the round's context */
+} ResultRows;
+
+/* One round. */
+typedef struct Drain
+{
+	MemoryContext cxt;			/* the round's context: all of the below */
+	OutboxOp   *ops;
+	int			nops;
+	List	   *targets;		/* OutboxTarget *, in order of appearance */
+	HTAB	   *target_hash;
+	ResultRows	rows;
+	int			batch_size;
+} Drain;
+
+/* ---------------------------------------------------------------------
+ * Per-ID result rows
+ * ---------------------------------------------------------------------
+ */
+
+/* Starts empty result columns in cxt. */
+static void
+result_rows_init(ResultRows *rows, MemoryContext cxt)
+{
+	rows->cxt = cxt;
+	rows->count = 0;
+	rows->op_id = initArrayResult(INT8OID, cxt, false);
+	rows->endpoint = initArrayResult(TEXTOID, cxt, false);
+	rows->id = initArrayResult(TEXTOID, cxt, false);
+	rows->success = initArrayResult(BOOLOID, cxt, false);
+	rows->velt_id = initArrayResult(TEXTOID, cxt, false);
+	rows->message = initArrayResult(TEXTOID, cxt, false);
+	rows->result = initArrayResult(JSONBOID, cxt, false);
+	rows->attempts = initArrayResult(INT4OID, cxt, false);
+	rows->last_error = initArrayResult(TEXTOID, cxt, false);
+	rows->enqueued_at = initArrayResult(TIMESTAMPTZOID, cxt, false);
+}
+
+/* Appends a C string (NULL for SQL NULL) to a text column. */
+static void
+accum_text(ArrayBuildState *state, const char *value, MemoryContext cxt)
+{
+	accumArrayResult(state, value ? CStringGetTextDatum(value) : (Datum) 0,
+					 value == NULL, TEXTOID, cxt);
+}
+
+/* Appends one ID's outcome for an operation, copied into rows->cxt. */
+static void
+result_rows_add(ResultRows *rows, const OutboxOp *op, const char *id,
+				int success, const char *velt_id, const char *message,
+				Datum result, bool result_isnull, const char *last_error)
+{
+	MemoryContext cxt = rows->cxt;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	accumArrayResult(rows->op_id, Int64GetDatum(op->id), false, INT8OID, cxt);
+	accum_text(rows->endpoint, op->call.endpoint->path, cxt);
+	accum_text(rows->id, id, cxt);
+	accumArrayResult(rows->success, BoolGetDatum(success == 1), success < 0, BOOLOID, cxt);
+	accum_text(rows->velt_id, velt_id, cxt);
+	accum_text(rows->message, message, cxt);
+	accumArrayResult(rows->result, result_isnull ? (Datum) 0 : datumCopy(result, false, -1),
+					 result_isnull, JSONBOID, cxt);
+	accumArrayResult(rows->attempts, Int32GetDatum(op->attempts + 1), false, INT4OID, cxt);
+	accum_text(rows->last_error, last_error, cxt);
+	accumArrayResult(rows->enqueued_at, op->enqueued_at, false, TIMESTAMPTZOID, cxt);
+	rows->count++;
+	MemoryContextSwitchTo(old);
+}
+
+/* ---------------------------------------------------------------------
+ * Taking operations
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Runs one bookkeeping statement and checks its result code.  Returns in
+ * the caller's memory context, not SPI's.
+ */
+static void
+run_spi(const char *sql, int nargs, Oid *types, Datum *values, int expected)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+
+	MemoryContextSwitchTo(cxt);
+	if (rc != expected)
+		elog(ERROR, "velt outbox bookkeeping failed (%s): %s",
+			 SPI_result_code_string(rc), sql);
+}
+
+/* The catalog's endpoint for a stored path, or NULL. */
+static const VeltEndpoint *
+endpoint_by_path(const char *path)
+{
+	int			i;
+
+	for (i = 0; i < VELT_EP_COUNT; i++)
+	{
+		if (strcmp(velt_endpoints[i].path, path) == 0)
+			return &velt_endpoints[i];
+	}
+	return NULL;
+}
+
+/*
+ * Items stored as rows of the velt_user_fields layout (see
+ * velt_outbox_insert); the IDs are their first column.
+ */
+static json_object *
+items_from_rows(Datum rows_datum, VeltCall *call)
+{
+	ArrayType  *rows = DatumGetArrayTypeP(rows_datum);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int			nitems;
+	int			i;
+	json_object *items;
+
+	if (ARR_NDIM(rows) != 2 || ARR_DIMS(rows)[1] != VELT_USER_NFIELDS)
+		elog(ERROR, "velt.outbox item_values has an unexpected shape");
+	nitems = ARR_DIMS(rows)[0];
+	deconstruct_array(rows, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
+	items = velt_jsonc_owned(json_object_new_array_ext(nitems));
+	call->nitems = nitems;
+	call->ids = palloc(sizeof(char *) * Max(nitems, 1));
+	for (i = 0; i < nitems; i++)
+	{
+		json_object *item = json_object_new_object();
+		/* row i of the nitems x VELT_USER_NFIELDS array */
+		const Datum *row = &elems[(size_t) i * VELT_USER_NFIELDS];
+		const bool *row_nulls = &nulls[(size_t) i * VELT_USER_NFIELDS];
+		int			f;
+
+		json_object_array_add(items, item);		/* owned from here on */
+		if (row_nulls[VELT_USER_ID])
+			elog(ERROR, "velt.outbox item_values has a row without a user ID");
+		call->ids[i] = TextDatumGetCString(row[VELT_USER_ID]);
+
+		for (f = 0; f < VELT_USER_NFIELDS; f++)
+		{
+			Datum		value = row[f];
+
+			if (row_nulls[f])
+				continue;
+			json_object_object_add(item, velt_user_fields[f].member,
+								   json_object_new_string_len(VARDATA_ANY(DatumGetPointer(value)),
+															  VARSIZE_ANY_EXHDR(DatumGetPointer(value))));
+		}
+	}
+	return items;
+}
+
+/* Parses a stored JSON column of an operation; unreadable is an ERROR. */
+static json_object *
+parse_stored_json(const char *text, int64 op_id, const char *column)
+{
+	char		reason[160];
+	json_object *obj = velt_json_parse(text, strlen(text), reason, sizeof(reason));
+
+	if (obj == NULL)
+		elog(ERROR, "velt.outbox operation " INT64_FORMAT " has unreadable %s: %s",
+			 op_id, column, reason);
+	return velt_jsonc_owned(obj);
+}
+
+/*
+ * Reads one taken row into op, copying what it keeps into
+ * CurrentMemoryContext (the round's: the row itself goes with SPI).
+ */
+static void
+read_operation(OutboxOp *op, HeapTuple tuple, TupleDesc desc)
+{
+	char	   *endpoint_path = SPI_getvalue(tuple, desc, Anum_take_endpoint);
+	bool		isnull;
+	bool		no_items;
+	Datum		items_datum = SPI_getbinval(tuple, desc, Anum_take_items, &no_items);
+	ArrayType  *ids;
+	Datum	   *elems;
+	int			nelems;
+	int			j;
+
+	op->id = DatumGetInt64(SPI_getbinval(tuple, desc, Anum_take_id, &isnull));
+	op->call.endpoint = endpoint_by_path(endpoint_path);
+	if (op->call.endpoint == NULL)
+		elog(ERROR, "velt.outbox operation " INT64_FORMAT " names unknown endpoint \"%s\"",
+			 op->id, endpoint_path);
+	op->target = SPI_getvalue(tuple, desc, Anum_take_target);
+	/* parsed once per request made (place_piece), not per operation */
+	op->fixed_key = SPI_getvalue(tuple, desc, Anum_take_fixed);
+	ids = DatumGetArrayTypePCopy(SPI_getbinval(tuple, desc, Anum_take_ids, &isnull));
+	deconstruct_array(ids, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
+	op->call.nitems = nelems;
+	op->call.ids = palloc(sizeof(char *) * Max(nelems, 1));
+	for (j = 0; j < nelems; j++)
+		op->call.ids[j] = TextDatumGetCString(elems[j]);
+	if (!no_items)
+	{
+		/* kept as jsonb: converted a request's worth at a time when sent */
+		op->call.items_jsonb = DatumGetJsonbPCopy(items_datum);
+	}
+	else
+	{
+		Datum		rows = SPI_getbinval(tuple, desc, Anum_take_item_values, &isnull);
+
+		/* else an ID list (the ids are the items) or delete_all */
+		if (!isnull)
+			op->call.items = items_from_rows(rows, &op->call);
+	}
+	op->attempts = DatumGetInt32(SPI_getbinval(tuple, desc, Anum_take_attempts, &isnull));
+	op->enqueued_at = SPI_getbinval(tuple, desc, Anum_take_enqueued_at, &isnull);
+	op->outcome = OP_UNSENT;
+	op->retry_after_s = -1;
+	op->answered = palloc0(sizeof(bool) * Max(op->call.nitems, 1));
+}
+
+/*
+ * Takes due operations, oldest commit first, locking them and their
+ * organizations, until they hold max_items items.  Returns the number of
+ * items taken (an operation without items counts as one).  Returns in the
+ * round's memory context.
+ */
+static int
+take_operations(Drain *drain, int max_items)
+{
+	/*
+	 * The organizations that wait (an operation awaits a retry) are found
+	 * once, with the first waiting operation of each, rather than by a
+	 * subquery per candidate: that was quadratic, and 100,000 queued
+	 * one-user operations took minutes per round.  "Now" is one value for
+	 * the whole statement.
+	 */
+	static const char *sql =
+		"WITH waiting AS ("
+		"  SELECT DISTINCT ON (e.target) e.target, "
+		"         COALESCE(ec.seq, 9223372036854775807) AS seq, e.id "
+		"  FROM velt.outbox e JOIN velt.commit_order ec ON ec.xact = e.xact "
+		"  WHERE e.state = 'pending' AND e.next_attempt_at > $2 "
+		"  ORDER BY e.target, 2, 3) "
+		"SELECT o.id, o.endpoint, o.target, o.fixed::pg_catalog.text, o.items, "
+		"       o.ids, o.attempts, o.enqueued_at, o.item_values "
+		"FROM velt.outbox o JOIN velt.commit_order c ON c.xact = o.xact "
+		"     LEFT JOIN waiting w ON w.target = o.target "
+		"WHERE o.state = 'pending' "
+		"  AND o.next_attempt_at <= $2 "
+		"  AND o.xact IS DISTINCT FROM pg_catalog.pg_current_xact_id_if_assigned() "
+		/* an organization waits while an earlier operation of it awaits a retry */
+		"  AND (w.target IS NULL OR "
+		"       (COALESCE(c.seq, 9223372036854775807), o.id) < (w.seq, w.id)) "
+		"  AND pg_catalog.pg_try_advisory_xact_lock("
+		CppAsString2(VELT_TARGET_LOCK_CLASS) ", pg_catalog.hashtext(o.target)) "
+		"ORDER BY c.seq NULLS LAST, o.id "
+		"LIMIT $1 "
+		"FOR UPDATE OF o SKIP LOCKED";
+	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
+	Datum		values[2];
+	int			rc;
+	uint64		i;
+	int			items = 0;
+
+	values[0] = Int32GetDatum(max_items);
+	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	rc = SPI_execute_with_args(sql, 2, types, values, NULL, false, 0);
+	/* SPI leaves its own context current; the operations belong to the round */
+	MemoryContextSwitchTo(drain->cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read velt.outbox: %s", SPI_result_code_string(rc));
+
+	drain->ops = palloc0(sizeof(OutboxOp) * Max(SPI_processed, 1));
+	drain->nops = 0;
+	for (i = 0; i < SPI_processed && items < max_items; i++)
+	{
+		OutboxOp   *op = &drain->ops[drain->nops];
+
+		read_operation(op, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+		items += Max(op->call.nitems, 1);
+		drain->nops++;
+	}
+	return items;
+}
+
+/* ---------------------------------------------------------------------
+ * Coalescing
+ *
+ * The round's operations, in commit order, are grouped by target; each
+ * target's batches form a queue that is sent in order.  Each operation is
+ * cut into pieces of at most batch_size items (one without items, such as
+ * delete_all, is one empty piece).  A piece joins the latest batch of its
+ * target with the same endpoint and fixed data if that batch has room for
+ * it and neither it nor any batch after it touches one of the piece's IDs,
+ * and no barrier (an operation without items) lies in between; otherwise
+ * it starts a new batch at the end of the queue.  Joining an earlier batch
+ * moves the piece ahead of the batches in between, which is safe because
+ * none of them mentions its IDs: operations on one ID still reach Velt in
+ * commit order, and no request names an ID twice.
+ * ---------------------------------------------------------------------
+ */
+
+/* The round's entry for an organization, made on first sight. */
+static OutboxTarget *
+target_for(Drain *drain, const char *name)
+{
+	OutboxTarget *entry;
+	bool		found;
+	char		key[VELT_TARGET_KEY_SIZE];
+
+	strlcpy(key, name, sizeof(key));
+	entry = hash_search(drain->target_hash, key, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->batches = NIL;
+		drain->targets = lappend(drain->targets, entry);
+	}
+	return entry;
+}
+
+/* An empty set of IDs, for one batch. */
+static HTAB *
+new_id_set(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = VELT_ID_KEY_SIZE;
+	ctl.entrysize = sizeof(IdKey);
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create("velt batch ids", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+/* Whether any of the piece's IDs is in the set ids (NULL: none). */
+static bool
+piece_touches(const Drain *drain, const Piece *piece, HTAB *ids)
+{
+	const OutboxOp *op = &drain->ops[piece->op];
+	int			i;
+
+	if (ids == NULL)
+		return false;
+	for (i = piece->first; i < piece->first + piece->count; i++)
+	{
+		char		key[VELT_ID_KEY_SIZE];
+
+		strlcpy(key, op->call.ids[i], sizeof(key));
+		if (hash_search(ids, key, HASH_FIND, NULL) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* Appends a copy of the piece to the batch and its IDs to the batch's set. */
+static void
+batch_add_piece(Drain *drain, Batch *batch, const Piece *piece)
+{
+	const OutboxOp *op = &drain->ops[piece->op];
+	Piece	   *copy = palloc(sizeof(Piece));
+	int			i;
+
+	*copy = *piece;
+	batch->pieces = lappend(batch->pieces, copy);
+	batch->nitems += piece->count;
+	for (i = piece->first; i < piece->first + piece->count; i++)
+	{
+		char		key[VELT_ID_KEY_SIZE];
+
+		strlcpy(key, op->call.ids[i], sizeof(key));
+		(void) hash_search(batch->ids, key, HASH_ENTER, NULL);
+	}
+}
+
+/*
+ * Places one piece: into the latest batch with the same endpoint and fixed
+ * data if it has room and nothing after it touches the piece's IDs,
+ * otherwise into a new batch at the end.
+ */
+static void
+place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
+{
+	OutboxOp   *op = &drain->ops[piece->op];
+	Batch	   *batch;
+	int			i;
+
+	if (velt_call_has_items(&op->call))
+	{
+		for (i = list_length(target->batches) - 1; i >= 0; i--)
+		{
+			Batch	   *candidate = list_nth(target->batches, i);
+
+			if (candidate->barrier)
+				break;
+			if (candidate->endpoint == op->call.endpoint &&
+				strcmp(candidate->fixed_key, op->fixed_key) == 0)
+			{
+				if (candidate->nitems + piece->count <= drain->batch_size &&
+					!piece_touches(drain, piece, candidate->ids))
+				{
+					batch_add_piece(drain, candidate, piece);
+					return;
+				}
+				break;
+			}
+			if (piece_touches(drain, piece, candidate->ids))
+				break;
+		}
+	}
+
+	batch = palloc0(sizeof(Batch));
+	batch->endpoint = op->call.endpoint;
+	batch->fixed_key = op->fixed_key;
+	batch->fixed = parse_stored_json(op->fixed_key, op->id, "fixed");
+	batch->barrier = !velt_call_has_items(&op->call);
+	batch->ids = new_id_set();
+	batch_add_piece(drain, batch, piece);
+	target->batches = lappend(target->batches, batch);
+}
+
+/* Cuts every operation of the round into pieces and places them in order. */
+static void
+coalesce(Drain *drain)
+{
+	HASHCTL		ctl;
+	int			i;
+
+	ctl.keysize = VELT_TARGET_KEY_SIZE;
+	ctl.entrysize = sizeof(OutboxTarget);
+	ctl.hcxt = CurrentMemoryContext;
+	drain->target_hash = hash_create("velt targets", 64, &ctl,
+									 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	drain->targets = NIL;
+
+	for (i = 0; i < drain->nops; i++)
+	{
+		OutboxOp   *op = &drain->ops[i];
+		OutboxTarget *target = target_for(drain, op->target);
+		Piece		piece;
+
+		piece.op = i;
+		if (!velt_call_has_items(&op->call))
+		{
+			piece.first = 0;
+			piece.count = 0;
+			op->pieces_left = 1;
+			place_piece(drain, target, &piece);
+			continue;
+		}
+		op->pieces_left = 0;
+		for (piece.first = 0; piece.first < op->call.nitems; piece.first += drain->batch_size)
+		{
+			piece.count = Min(drain->batch_size, op->call.nitems - piece.first);
+			op->pieces_left++;
+			place_piece(drain, target, &piece);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Sending
+ * ---------------------------------------------------------------------
+ */
+
+/* What a batch's sink needs to map an item back to its operation. */
+typedef struct BatchSink
+{
+	Drain	   *drain;
+	int		   *item_op;		/* operation of each item in the request */
+	int		   *item_pos;		/* its position in that operation */
+	int			delete_all_op;	/* for delete_all: the one operation */
+} BatchSink;
+
+/* Result sink of a batch: records one ID's answer for its operation. */
+static void
+record_result(void *arg, const VeltItemResult *r)
+{
+	BatchSink  *sink = (BatchSink *) arg;
+	int			opno = sink->item_op ? sink->item_op[r->index] : sink->delete_all_op;
+	OutboxOp   *op = &sink->drain->ops[opno];
+
+	if (sink->item_op)
+	{
+		/*
+		 * An answer that names no result for an ID has not delivered it:
+		 * the item stays in the operation, which is retried (and in the end
+		 * dead-lettered), rather than being dropped as if Velt had it.
+		 */
+		if (r->success < 0)
+		{
+			op->unanswered++;
+			return;
+		}
+		op->answered[sink->item_pos[r->index]] = true;
+	}
+	result_rows_add(&sink->drain->rows, op, r->id, r->success, r->velt_id,
+					r->message, r->result, r->result_isnull, NULL);
+}
+
+/* Marks every operation of a failed batch retried or rejected. */
+static void
+note_failure(Drain *drain, const Batch *batch, const VeltExchange *ex)
+{
+	bool		retry = velt_worth_retrying(ex, VELT_RETRY_LATER);
+	/* in the round's context: the request's context is gone before settle */
+	char	   *error = MemoryContextStrdup(drain->cxt, velt_exchange_failure_text(ex));
+	ListCell   *lc;
+
+	foreach(lc, batch->pieces)
+	{
+		Piece	   *piece = lfirst(lc);
+		OutboxOp   *op = &drain->ops[piece->op];
+
+		op->pieces_left--;
+		op->last_error = error;
+		if (retry)
+		{
+			op->outcome = OP_RETRY;
+			op->retry_after_s = Max(op->retry_after_s, ex->http.retry_after_s);
+		}
+		else if (op->outcome != OP_RETRY)
+			op->outcome = OP_REJECTED;
+	}
+}
+
+/*
+ * Builds the request of a batch into call and the map from its items back
+ * to their operations into sink, in CurrentMemoryContext (the request's).
+ */
+static void
+batch_request(Drain *drain, const Batch *batch, VeltCall *call, BatchSink *sink)
+{
+	ListCell   *lc;
+	int			n = 0;
+
+	memset(call, 0, sizeof(*call));
+	call->endpoint = batch->endpoint;
+	call->fixed = batch->fixed;
+	sink->drain = drain;
+	sink->item_op = NULL;
+	sink->item_pos = NULL;
+	sink->delete_all_op = -1;
+
+	if (batch->barrier)
+	{
+		sink->delete_all_op = ((Piece *) linitial(batch->pieces))->op;
+		return;
+	}
+	call->items = velt_jsonc_owned(json_object_new_array_ext(batch->nitems));
+	call->ids = palloc(sizeof(char *) * batch->nitems);
+	sink->item_op = palloc(sizeof(int) * batch->nitems);
+	sink->item_pos = palloc(sizeof(int) * batch->nitems);
+	foreach(lc, batch->pieces)
+	{
+		Piece	   *piece = lfirst(lc);
+		OutboxOp   *op = &drain->ops[piece->op];
+		int			i;
+
+		for (i = piece->first; i < piece->first + piece->count; i++)
+		{
+			velt_call_append_item(&op->call, i, call->items);
+			call->ids[n] = op->call.ids[i];
+			sink->item_op[n] = piece->op;
+			sink->item_pos[n] = i;
+			n++;
+		}
+	}
+	call->nitems = n;
+}
+
+/*
+ * After a 2xx answer: marks the batch's operations delivered once all
+ * their pieces are answered.  Beyond velt_worth_retrying, the outbox also
+ * retries the IDs such an answer says nothing about: their operation stays
+ * pending with just those items.  Returns false if any did, as later
+ * batches must then wait.
+ */
+static bool
+note_success(Drain *drain, const Batch *batch, const VeltExchange *ex)
+{
+	ListCell   *lc;
+	bool		complete = true;
+
+	foreach(lc, batch->pieces)
+	{
+		Piece	   *piece = lfirst(lc);
+		OutboxOp   *op = &drain->ops[piece->op];
+
+		op->pieces_left--;
+		if (op->unanswered > 0 && op->outcome != OP_RETRY)
+		{
+			char	   *reason = psprintf("Velt's answer has no result for %d of the IDs sent",
+										  op->unanswered);
+
+			op->outcome = OP_RETRY;
+			op->last_error = MemoryContextStrdup(drain->cxt,
+												 velt_exchange_unusable_text(ex, reason));
+			complete = false;
+		}
+		else if (op->outcome == OP_UNSENT && op->pieces_left == 0)
+			op->outcome = OP_DELIVERED;
+	}
+	return complete;
+}
+
+/*
+ * Sends one batch, in a memory context of its own.  Returns false when it
+ * failed in a way that will be retried: later batches of the organization
+ * must then wait, or they could overtake it.
+ */
+static bool
+send_batch(Drain *drain, Batch *batch, VeltDrainSummary *summary)
+{
+	MemoryContext request_cxt = AllocSetContextCreate(CurrentMemoryContext,
+													  "velt outbox request",
+													  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext outer = MemoryContextSwitchTo(request_cxt);
+	VeltCall	call;
+	BatchSink	sink;
+	VeltExchange ex;
+	ListCell   *lc;
+	bool		go_on;
+
+	batch_request(drain, batch, &call, &sink);
+	foreach(lc, batch->pieces)
+		drain->ops[((Piece *) lfirst(lc))->op].started = true;
+	summary->requests++;
+	if (velt_send_items(&call, 0, call.nitems, 0, &ex, record_result, &sink))
+		go_on = note_success(drain, batch, &ex);
+	else
+	{
+		note_failure(drain, batch, &ex);
+		go_on = !velt_worth_retrying(&ex, VELT_RETRY_LATER);
+	}
+	MemoryContextSwitchTo(outer);
+	/* the per-ID rows and failure texts were copied into the round's context */
+	MemoryContextDelete(request_cxt);
+	return go_on;
+}
+
+/* Whether the batch carries a piece of an operation already under way. */
+static bool
+batch_finishes_started_op(const Drain *drain, const Batch *batch)
+{
+	ListCell   *lc;
+
+	foreach(lc, batch->pieces)
+	{
+		if (drain->ops[((Piece *) lfirst(lc))->op].started)
+			return true;
+	}
+	return false;
+}
+
+/* Seconds since start. */
+static double
+seconds_since(const instr_time *start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, *start);
+	return INSTR_TIME_GET_DOUBLE(now);
+}
+
+/*
+ * Sends one organization's batches in order.  A batch that failed in a
+ * way that will be retried holds back the rest.  Returns true if time ran
+ * out on the way.
+ */
+static bool
+send_target(Drain *drain, const OutboxTarget *target, const instr_time *start,
+			double max_seconds, VeltDrainSummary *summary)
+{
+	ListCell   *bc;
+	bool		blocked = false;
+	bool		out_of_time = false;
+
+	foreach(bc, target->batches)
+	{
+		Batch	   *batch = lfirst(bc);
+
+		if (seconds_since(start) >= max_seconds)
+		{
+			/*
+			 * Out of time: send only what finishes operations already under
+			 * way, and nothing once a batch has been held back (it must not
+			 * be overtaken).  An operation cut short stays pending whole and
+			 * is sent again.
+			 */
+			out_of_time = true;
+			if (blocked || !batch_finishes_started_op(drain, batch))
+			{
+				/* nothing after a skipped batch may overtake it */
+				blocked = true;
+				continue;
+			}
+		}
+		if (!blocked && !send_batch(drain, batch, summary))
+			blocked = true;		/* the rest waits for the retry */
+	}
+	return out_of_time;
+}
+
+/* ---------------------------------------------------------------------
+ * Settling: deciding each operation's fate, then writing it
+ * ---------------------------------------------------------------------
+ */
+
+/* What settling makes of one operation. */
+typedef enum OpFate
+{
+	FATE_UNTOUCHED,				/* not sent: stays as it is */
+	FATE_DELIVERED,				/* deleted from velt.outbox */
+	FATE_RETRY,					/* stays pending, tried again after wait_ms */
+	FATE_REJECTED,				/* final: Velt refused it */
+	FATE_DEAD					/* final: dead-lettered after max_attempts */
+} OpFate;
+
+/* The decision for one operation. */
+typedef struct OpVerdict
+{
+	OpFate		fate;
+	long		wait_ms;		/* FATE_RETRY: the backoff before the next try */
+} OpVerdict;
+
+/* How many operations of a round each statement of settling touches. */
+typedef struct SettleCounts
+{
+	int			delivered;		/* DELETE */
+	int			changed;		/* UPDATE: retried, rejected or dead */
+} SettleCounts;
+
+/*
+ * Decides every operation's fate from what sending did (delivered, retry
+ * after a backoff, rejected, dead-lettered) and counts the items and
+ * operations in summary.  Touches neither SQL nor the operations: a
+ * function of the round and the settings (and the backoff's jitter).
+ */
+static void
+decide_fates(const Drain *drain, OpVerdict *verdicts, SettleCounts *counts,
+			 VeltDrainSummary *summary)
+{
+	int			i;
+
+	memset(counts, 0, sizeof(*counts));
+	for (i = 0; i < drain->nops; i++)
+	{
+		const OutboxOp *op = &drain->ops[i];
+		OpVerdict  *v = &verdicts[i];
+		int			items = op->call.nitems;
+
+		v->wait_ms = 0;
+		switch (op->outcome)
+		{
+			case OP_UNSENT:
+				v->fate = FATE_UNTOUCHED;
+				continue;
+			case OP_DELIVERED:
+				v->fate = FATE_DELIVERED;
+				summary->delivered += items;
+				summary->settled++;
+				counts->delivered++;
+				continue;
+			case OP_RETRY:
+				v->fate = op->attempts + 1 < velt_max_attempts ? FATE_RETRY : FATE_DEAD;
+				break;
+			case OP_REJECTED:
+				v->fate = FATE_REJECTED;
+				break;
+		}
+		counts->changed++;
+		if (v->fate == FATE_RETRY)
+		{
+			v->wait_ms = velt_retry_delay_ms(VELT_RETRY_LATER, op->attempts + 1,
+											 op->retry_after_s);
+			summary->retried += items;
+		}
+		else
+		{
+			summary->failed += items;
+			summary->settled++;
+		}
+	}
+}
+
+/*
+ * A retried operation keeps only the items Velt has not answered: resending
+ * answered ones later could undo operations delivered after them.
+ */
+static void
+drop_answered_items(const OutboxOp *op)
+{
+	json_object *items;
+	Datum	   *ids;
+	int			n = 0;
+	int			i;
+	Oid			types[3] = {INT8OID, JSONBOID, TEXTARRAYOID};
+	Datum		values[3];
+
+	for (i = 0; i < op->call.nitems; i++)
+		if (op->answered[i])
+			break;
+	if (i == op->call.nitems)
+		return;					/* nothing answered: keep it as it is */
+
+	items = velt_jsonc_owned(json_object_new_array());
+	ids = palloc(sizeof(Datum) * op->call.nitems);
+	for (i = 0; i < op->call.nitems; i++)
+	{
+		if (op->answered[i])
+			continue;
+		velt_call_append_item(&op->call, i, items);
+		ids[n++] = CStringGetTextDatum(op->call.ids[i]);
+	}
+	values[0] = Int64GetDatum(op->id);
+	values[1] = velt_jsonc_to_jsonb(items);
+	values[2] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+	run_spi("UPDATE velt.outbox SET items = $2, ids = $3, item_values = NULL WHERE id = $1",
+			3, types, values, SPI_OK_UPDATE);
+}
+
+/* A failed operation's unanswered items, as failed result rows. */
+static void
+add_failure_rows(Drain *drain, const OutboxOp *op, OpFate fate)
+{
+	int			j;
+
+	for (j = 0; j < op->call.nitems; j++)
+	{
+		/* items Velt did answer keep that answer */
+		if (op->answered && op->answered[j])
+			continue;
+		result_rows_add(&drain->rows, op, op->call.ids[j], -1, NULL,
+						fate == FATE_REJECTED ? "rejected by Velt" : "dead-lettered after retries",
+						(Datum) 0, true, op->last_error);
+	}
+}
+
+/* Writes the round's per-ID results to velt.results. */
+static void
+write_results(ResultRows *rows)
+{
+	Oid			types[10] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	TIMESTAMPTZARRAYOID};
+	Datum		values[10];
+
+	if (rows->count == 0)
+		return;
+	values[0] = makeArrayResult(rows->op_id, rows->cxt);
+	values[1] = makeArrayResult(rows->endpoint, rows->cxt);
+	values[2] = makeArrayResult(rows->id, rows->cxt);
+	values[3] = makeArrayResult(rows->success, rows->cxt);
+	values[4] = makeArrayResult(rows->velt_id, rows->cxt);
+	values[5] = makeArrayResult(rows->message, rows->cxt);
+	values[6] = makeArrayResult(rows->result, rows->cxt);
+	values[7] = makeArrayResult(rows->attempts, rows->cxt);
+	values[8] = makeArrayResult(rows->last_error, rows->cxt);
+	values[9] = makeArrayResult(rows->enqueued_at, rows->cxt);
+	run_spi("INSERT INTO velt.results (operation_id, endpoint, id, success, velt_id, "
+			"  message, result, attempts, last_error, enqueued_at) "
+			"SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+			"ON CONFLICT (operation_id, id) DO UPDATE SET success = EXCLUDED.success, "
+			"  velt_id = EXCLUDED.velt_id, message = EXCLUDED.message, "
+			"  result = EXCLUDED.result, attempts = EXCLUDED.attempts, "
+			"  last_error = EXCLUDED.last_error, finished_at = EXCLUDED.finished_at",
+			10, types, values, SPI_OK_INSERT);
+}
+
+/* Deletes the delivered operations (ids: an int8[]). */
+static void
+write_deliveries(Datum ids)
+{
+	Oid			types[1] = {INT8ARRAYOID};
+	Datum		values[1] = {ids};
+
+	run_spi("DELETE FROM velt.outbox WHERE id = ANY ($1)", 1, types, values, SPI_OK_DELETE);
+}
+
+/*
+ * Writes the operations that stay: retried ones pending with a later
+ * next_attempt_at (ms set), final ones in their state (ms NULL).
+ */
+static void
+write_changes(Datum ids, Datum states, Datum ms, Datum errors)
+{
+	Oid			types[4] = {INT8ARRAYOID, TEXTARRAYOID, INT8ARRAYOID, TEXTARRAYOID};
+	Datum		values[4] = {ids, states, ms, errors};
+
+	run_spi("UPDATE velt.outbox o SET attempts = o.attempts + 1, last_error = u.err, "
+			"  state = u.state, next_attempt_at = CASE WHEN u.ms IS NULL THEN o.next_attempt_at "
+			"    ELSE pg_catalog.clock_timestamp() + u.ms * interval '1 millisecond' END "
+			"FROM unnest($1, $2, $3, $4) AS u(id, state, ms, err) WHERE o.id = u.id",
+			4, types, values, SPI_OK_UPDATE);
+}
+
+/* The state velt.outbox keeps for a fate that stays in it. */
+static const char *
+fate_state(OpFate fate)
+{
+	switch (fate)
+	{
+		case FATE_REJECTED:
+			return "rejected";
+		case FATE_DEAD:
+			return "dead";
+		case FATE_UNTOUCHED:
+		case FATE_DELIVERED:
+		case FATE_RETRY:
+			break;
+	}
+	return "pending";
+}
+
+/*
+ * Writes the decided fates: retried operations lose their answered items,
+ * then the per-ID results, the deliveries and the changes go in one
+ * statement each.  Runs in the round's context.
+ */
+static void
+persist_fates(Drain *drain, const OpVerdict *verdicts, const SettleCounts *counts)
+{
+	MemoryContext cxt = drain->cxt;
+	ArrayBuildState *done = initArrayResult(INT8OID, cxt, false);
+	ArrayBuildState *change_id = initArrayResult(INT8OID, cxt, false);
+	ArrayBuildState *change_state = initArrayResult(TEXTOID, cxt, false);
+	ArrayBuildState *change_ms = initArrayResult(INT8OID, cxt, false);
+	ArrayBuildState *change_err = initArrayResult(TEXTOID, cxt, false);
+	int			i;
+
+	for (i = 0; i < drain->nops; i++)
+	{
+		const OutboxOp *op = &drain->ops[i];
+		OpFate		fate = verdicts[i].fate;
+
+		if (fate == FATE_UNTOUCHED)
+			continue;
+		if (fate == FATE_DELIVERED)
+		{
+			accumArrayResult(done, Int64GetDatum(op->id), false, INT8OID, cxt);
+			continue;
+		}
+		if (fate == FATE_RETRY)
+			drop_answered_items(op);
+		else
+			add_failure_rows(drain, op, fate);
+		accumArrayResult(change_id, Int64GetDatum(op->id), false, INT8OID, cxt);
+		accum_text(change_state, fate_state(fate), cxt);
+		accumArrayResult(change_ms, Int64GetDatum(verdicts[i].wait_ms),
+						 fate != FATE_RETRY, INT8OID, cxt);
+		accum_text(change_err, op->last_error, cxt);
+	}
+
+	write_results(&drain->rows);
+	if (counts->delivered > 0)
+		write_deliveries(makeArrayResult(done, cxt));
+	if (counts->changed > 0)
+		write_changes(makeArrayResult(change_id, cxt), makeArrayResult(change_state, cxt),
+					  makeArrayResult(change_ms, cxt), makeArrayResult(change_err, cxt));
+}
+
+/* Settles the round: decides every operation's fate, then writes it. */
+static void
+settle(Drain *drain, VeltDrainSummary *summary)
+{
+	OpVerdict  *verdicts = palloc(sizeof(OpVerdict) * Max(drain->nops, 1));
+	SettleCounts counts;
+
+	decide_fates(drain, verdicts, &counts, summary);
+	persist_fates(drain, verdicts, &counts);
+}
+
+/* ---------------------------------------------------------------------
+ * The drain
+ * ---------------------------------------------------------------------
+ */
+
+/* Removes what is no longer needed: commit stamps and old results. */
+static void
+tidy_up(void)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(velt_result_retention_s)};
+
+	run_spi("DELETE FROM velt.commit_order WHERE xact IN ("
+			"  SELECT c.xact FROM velt.commit_order c WHERE c.seq IS NOT NULL "
+			"  AND NOT EXISTS (SELECT 1 FROM velt.outbox o WHERE o.xact = c.xact) "
+			"  FOR UPDATE SKIP LOCKED)",
+			0, NULL, NULL, SPI_OK_DELETE);
+	run_spi("DELETE FROM velt.results WHERE finished_at < "
+			"pg_catalog.clock_timestamp() - $1 * interval '1 second'",
+			1, types, values, SPI_OK_DELETE);
+}
+
+/* The earliest next_attempt_at of a pending operation, or 0 if none. */
+static TimestampTz
+next_due(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = SPI_execute("SELECT min(next_attempt_at) FROM velt.outbox "
+								 "WHERE state = 'pending'", false, 1);
+	bool		isnull;
+	Datum		d;
+
+	MemoryContextSwitchTo(cxt);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		return 0;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/* Starts an empty round whose memory is cxt. */
+static void
+drain_init(Drain *drain, MemoryContext cxt)
+{
+	memset(drain, 0, sizeof(*drain));
+	drain->cxt = cxt;
+	drain->batch_size = velt_batch_size;
+	result_rows_init(&drain->rows, cxt);
+}
+
+void
+velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
+{
+	instr_time	start;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext round_cxt;
+	int			taken = 0;
+	bool		credentials_checked = false;
+
+	memset(summary, 0, sizeof(*summary));
+	INSTR_TIME_SET_CURRENT(start);
+
+	round_cxt = AllocSetContextCreate(caller, "velt drain", ALLOCSET_DEFAULT_SIZES);
+	while (taken < max_items)
+	{
+		Drain		drain;
+		ListCell   *tc;
+		bool		out_of_time = false;
+		int			round_items;
+
+		MemoryContextSwitchTo(round_cxt);
+		drain_init(&drain, round_cxt);
+		round_items = take_operations(&drain, max_items - taken);
+		if (drain.nops > 0 && !credentials_checked)
+		{
+			velt_require_credentials();
+			credentials_checked = true;
+		}
+		taken += round_items;
+		coalesce(&drain);
+		foreach(tc, drain.targets)
+		{
+			if (send_target(&drain, lfirst(tc), &start, max_seconds, summary))
+				out_of_time = true;
+		}
+		settle(&drain, summary);
+		MemoryContextSwitchTo(caller);
+		MemoryContextReset(round_cxt);
+
+		if (out_of_time || seconds_since(&start) >= max_seconds)
+			break;
+		/* no work, or a round in which everything taken was settled */
+		if (drain.nops == 0 || round_items == 0)
+			break;
+	}
+	MemoryContextDelete(round_cxt);
+
+	tidy_up();
+	summary->next_due = next_due();
+	summary->seconds = seconds_since(&start);
+}
