@@ -51,6 +51,7 @@ REGRESS = \
 	velt_request \
 	outbox \
 	outbox_trigger_functions \
+	trigger_row_errors \
 	background_worker \
 	pg_cron
 # setup: first, always: creates the extension and the helpers (try(),
