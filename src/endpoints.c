@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * endpoints.c
- *		The catalog of Velt endpoints (Velt REST reference, shared/velt-api/REFERENCE.md part 2).
+ *		The catalog of Velt endpoints, one row each (paths and fields from
+ *		Velt's REST API reference).
  *
  *-------------------------------------------------------------------------
  */

@@ -3,7 +3,7 @@
  * errors.c
  *		SQLSTATEs for Velt's statuses and for transport failures.
  *
- * Velt names failures with gRPC status codes (shared/velt-api/REFERENCE.md 4.3-4.4).  The
+ * Velt names failures with gRPC status codes (Velt's REST API reference, error handling).  The
  * table below is the one docs/errors.md documents; keep them together.
  *
  *-------------------------------------------------------------------------
