@@ -1,11 +1,171 @@
-/* velt--1.1--1.2.sql: a description on every object of the extension */
+/* velt--1.1--1.2.sql: a description on every object; internal names that read like public ones renamed */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION velt UPDATE TO '1.2'" to load this file. \quit
 
 -- 1.0 and 1.1 described 25 of the 57 objects.  \df+, \dt+ and \dv+, and
--- any tool that reads pg_description, now say what each one is.  Nothing
--- else changes: no object is added, removed or renamed.
+-- any tool that reads pg_description, now say what each one is.
+--
+-- Two internal objects had names that read like the public ones beside
+-- them: the table velt.results (users read the view velt_results) and
+-- the argument check velt.require (users call velt_request).  They are
+-- renamed, with their siblings: velt.results is velt.outcomes, and
+-- velt.require, velt.optional and velt.require_json are
+-- velt.check_required, velt.check_optional and velt.check_json.  The
+-- public API does not change.  Renaming keeps each object's grants; the
+-- SQL functions that call the checks by name are redefined with the new
+-- names (their bodies are otherwise those of 1.1, and every search_path
+-- ends in pg_temp as 1.1 set it).
+
+-- ---------------------------------------------------------------------
+-- Renames
+-- ---------------------------------------------------------------------
+ALTER TABLE velt.results RENAME TO outcomes;
+ALTER INDEX velt.results_pkey RENAME TO outcomes_pkey;
+ALTER INDEX velt.results_finished RENAME TO outcomes_finished;
+
+ALTER FUNCTION velt.require(anyelement, text) RENAME TO check_required;
+ALTER FUNCTION velt.optional(anyelement, text) RENAME TO check_optional;
+ALTER FUNCTION velt.require_json(jsonb, text, text) RENAME TO check_json;
+
+CREATE OR REPLACE FUNCTION velt.check_optional(value anyelement, name text) RETURNS anyelement
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN value IS NULL THEN value ELSE velt.check_required(value, name) END
+$$;
+
+CREATE OR REPLACE FUNCTION velt.check_json(value jsonb, name text, kind text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM velt.check_required(value, name);
+	IF jsonb_typeof(value) IS DISTINCT FROM kind THEN
+		RAISE EXCEPTION '% must be a JSON %', name, kind USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN value;
+END $$;
+
+CREATE OR REPLACE FUNCTION velt_add_permissions(user_id text, resources jsonb, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT @extschema@.velt_request('auth/permissions/add',
+		jsonb_build_object('user', jsonb_build_object('userId', velt.check_required(user_id, 'user_id')),
+						   'permissions', jsonb_build_object('resources',
+															 velt.check_json(resources, 'resources', 'array'))),
+		options)
+$$;
+
+CREATE OR REPLACE FUNCTION velt_remove_permissions(user_id text, resources jsonb, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT @extschema@.velt_request('auth/permissions/remove',
+		jsonb_build_object('userId', velt.check_required(user_id, 'user_id'),
+						   'permissions', jsonb_build_object('resources',
+															 velt.check_json(resources, 'resources', 'array'))),
+		options)
+$$;
+
+CREATE OR REPLACE FUNCTION velt_generate_token(user_id text, user_properties jsonb, resources jsonb DEFAULT NULL,
+											   options jsonb DEFAULT NULL)
+RETURNS text LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT @extschema@.velt_request('v2/auth/generate_token',
+		jsonb_strip_nulls(jsonb_build_object('userId', velt.check_required(user_id, 'user_id'),
+			'userProperties', velt.check_json(user_properties, 'user_properties', 'object'),
+			'permissions', CASE WHEN resources IS NULL THEN NULL
+								ELSE jsonb_build_object('resources',
+														velt.check_json(resources, 'resources', 'array')) END)),
+		options) -> 'data' ->> 'token'
+$$;
+
+CREATE OR REPLACE FUNCTION velt_delete_user_data(user_ids text[], org_ids text[] DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT @extschema@.velt_request('users/data/delete',
+		jsonb_strip_nulls(jsonb_build_object('userIds', to_jsonb(velt.check_required(user_ids, 'user_ids')),
+											 'organizationIds', to_jsonb(velt.check_optional(org_ids, 'org_ids')))),
+		options)
+$$;
+
+CREATE OR REPLACE FUNCTION velt_get_permissions(org text, user_ids text[], folder_ids text[] DEFAULT NULL,
+												document_ids text[] DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS TABLE(user_id text, resource_type text, resource_id text, access_role text,
+			  access_type text, permission jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	WITH answer AS (
+		SELECT @extschema@.velt_request('auth/permissions/get',
+			jsonb_strip_nulls(jsonb_build_object(
+				'organizationId', velt.check_required(org, 'org'),
+				'userIds', to_jsonb(velt.check_required(user_ids, 'user_ids')),
+				'folderIds', to_jsonb(velt.check_optional(folder_ids, 'folder_ids')),
+				'documentIds', to_jsonb(velt.check_optional(document_ids, 'document_ids')))),
+			options) -> 'data' AS data)
+	SELECT u.key, kind.singular, r.key, r.value ->> 'accessRole', r.value ->> 'accessType', r.value
+	FROM answer,
+		 jsonb_each(COALESCE(answer.data, '{}')) AS u,
+		 (VALUES (1, 'organization', 'organization'), (2, 'folders', 'folder'),
+				 (3, 'documents', 'document')) AS kind(ord, key, singular),
+		 jsonb_each(CASE WHEN jsonb_typeof(u.value -> kind.key) = 'object'
+						 THEN u.value -> kind.key ELSE '{}' END) AS r
+	ORDER BY u.key, kind.ord, r.key
+$$;
+
+CREATE OR REPLACE FUNCTION velt_get_folders(org text, folder_id text DEFAULT NULL, max_depth integer DEFAULT NULL,
+											options jsonb DEFAULT NULL)
+RETURNS TABLE(id text, folder_name text, parent_folder_id text, folder jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT f ->> 'folderId', f ->> 'folderName', f ->> 'parentFolderId', f
+	FROM jsonb_array_elements(
+		COALESCE(@extschema@.velt_request('organizations/folders/get',
+			jsonb_strip_nulls(jsonb_build_object('organizationId', velt.check_required(org, 'org'),
+												 'folderId', velt.check_optional(folder_id, 'folder_id'),
+												 'maxDepth', max_depth)),
+			options) -> 'data', '[]')) AS f
+$$;
+
+CREATE OR REPLACE FUNCTION velt_delete_folder(org text, folder_id text, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT @extschema@.velt_request('organizations/folders/delete',
+		jsonb_build_object('organizationId', velt.check_required(org, 'org'),
+						   'folderId', velt.check_required(folder_id, 'folder_id')), options)
+$$;
+
+CREATE OR REPLACE FUNCTION velt_get_delete_user_data_status(job_id text, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+	SELECT @extschema@.velt_request('users/data/delete/status',
+		jsonb_build_object('jobId', velt.check_required(job_id, 'job_id')), options) -> 'data'
+$$;
+
+CREATE OR REPLACE FUNCTION velt_get_user_data(org text, user_id text, options jsonb DEFAULT NULL)
+RETURNS SETOF jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	answer jsonb;
+	token text;
+	pages int := 0;
+BEGIN
+	PERFORM velt.check_required(org, 'org'), velt.check_required(user_id, 'user_id');
+	LOOP
+		answer := @extschema@.velt_request('users/data/get',
+			jsonb_strip_nulls(jsonb_build_object('organizationId', org, 'userId', user_id,
+												 'pageToken', token)), options);
+		RETURN NEXT answer -> 'data';
+		pages := pages + 1;
+		EXIT WHEN answer ->> 'nextPageToken' IS NULL OR answer ->> 'nextPageToken' = ''
+			OR answer ->> 'nextPageToken' = token OR pages >= 100000;
+		token := answer ->> 'nextPageToken';
+	END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION velt_move_documents(org text, document_ids text[], folder text, options jsonb DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	answer jsonb;
+	chunk int;
+BEGIN
+	PERFORM velt.check_required(org, 'org'), velt.check_required(document_ids, 'document_ids'), velt.check_required(folder, 'folder');
+	FOR chunk IN 0 .. (cardinality(document_ids) - 1) / 30 LOOP
+		answer := @extschema@.velt_request('organizations/documents/move',
+			jsonb_build_object('organizationId', org, 'folderId', folder,
+							   'documentIds', to_jsonb(document_ids[chunk * 30 + 1 : chunk * 30 + 30])),
+			options);
+	END LOOP;
+	RETURN answer;
+END $$;
+
 
 -- ---------------------------------------------------------------------
 -- Synchronous calls (C): one request per batch, one row per ID
@@ -53,7 +213,7 @@ COMMENT ON FUNCTION velt_enqueue_delete_users_from_group(text, text, text[], boo
 COMMENT ON VIEW velt_outbox_status IS
 'The outbox at a glance: operations and items per endpoint and state, the oldest pending age and the next attempt';
 COMMENT ON VIEW velt_results IS
-'Per-ID outcomes of delivered outbox operations, kept for velt.result_retention (read this view, not the table velt.results)';
+'Per-ID outcomes of delivered outbox operations, kept for velt.result_retention';
 COMMENT ON COLUMN velt_results.operation_id IS 'The operation''s id in velt.outbox (what velt_enqueue_* returned)';
 COMMENT ON COLUMN velt_results.id IS 'The caller''s ID of the item (a user, group member, ...)';
 COMMENT ON COLUMN velt_results.success IS 'What Velt said of this ID; NULL when Velt said nothing';
@@ -77,8 +237,8 @@ COMMENT ON COLUMN velt.outbox.last_error IS 'The last failure: endpoint, HTTP st
 COMMENT ON COLUMN velt.outbox.enqueued_by IS 'The session user who enqueued it';
 COMMENT ON SEQUENCE velt.outbox_id_seq IS 'Ids of velt.outbox operations';
 
-COMMENT ON TABLE velt.results IS
-'Storage behind the velt_results view (per-ID outcomes of delivered operations); read the view';
+COMMENT ON TABLE velt.outcomes IS
+'Storage behind the view velt_results (per-ID outcomes of delivered operations); read the view';
 COMMENT ON TABLE velt.commit_order IS
 'The commit position of each transaction that enqueued, stamped at commit: delivery follows commit order, not enqueue order';
 COMMENT ON SEQUENCE velt.commit_seq IS 'Commit positions for velt.commit_order';
@@ -88,12 +248,12 @@ COMMENT ON FUNCTION velt.stamp_commit() IS
 -- ---------------------------------------------------------------------
 -- Internal helpers of the SQL functions and trigger functions
 -- ---------------------------------------------------------------------
-COMMENT ON FUNCTION velt.require(anyelement, text) IS
-'Argument check inside velt''s SQL-language functions: refuses NULL, empty and malformed IDs (internal; not velt_request)';
-COMMENT ON FUNCTION velt.optional(anyelement, text) IS
-'As velt.require, but NULL (an argument left out) is allowed (internal)';
-COMMENT ON FUNCTION velt.require_json(jsonb, text, text) IS
-'As velt.require, for a jsonb argument that must be a JSON array or object (internal)';
+COMMENT ON FUNCTION velt.check_required(anyelement, text) IS
+'Argument check inside velt''s SQL functions: refuses NULL, empty and malformed IDs and arrays (internal)';
+COMMENT ON FUNCTION velt.check_optional(anyelement, text) IS
+'As velt.check_required, but NULL (an argument left out) is allowed (internal)';
+COMMENT ON FUNCTION velt.check_json(jsonb, text, text) IS
+'As velt.check_required, for a jsonb argument that must be a JSON array or object (internal)';
 COMMENT ON FUNCTION velt.reject_control_characters(text, text) IS
 'Refuses text with a control character, with the C functions'' own message (internal)';
 COMMENT ON FUNCTION velt.trigger_columns(text, oid, text[], text[], text[]) IS

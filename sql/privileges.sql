@@ -425,7 +425,7 @@ BEGIN
 		pg_catalog.current_setting('velt.api_key', true) <> '';
 END $$;
 
--- a role granted a SQL function over velt_request (velt.require reads
+-- a role granted a SQL function over velt_request (velt.check_required reads
 -- pg_typeof(value)::text): a temporary type named "text"
 \c -
 SET ROLE velt_priv_folders;
@@ -517,7 +517,7 @@ DISCARD TEMP;
 -- clean up
 \c -
 DELETE FROM velt.outbox;
-DELETE FROM velt.results WHERE id LIKE 'vp\_%';
+DELETE FROM velt.outcomes WHERE id LIKE 'vp\_%';
 DROP FUNCTION velt_priv_checks(), velt_priv_probe(text[]), velt_priv_secrets(text[]), velt_priv_escalated();
 SET client_min_messages = warning;
 DROP SCHEMA velt_priv_s CASCADE;

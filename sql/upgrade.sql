@@ -13,9 +13,21 @@ SELECT dblink_exec('up', 'ALTER EXTENSION velt UPDATE TO ''1.1''');
 SELECT * FROM dblink('up', $$SELECT extversion FROM pg_extension WHERE extname = 'velt'$$) AS t(version text);
 SELECT * FROM dblink('up', 'SELECT count(*) FROM velt.outbox') AS t(still_queued bigint);
 SELECT * FROM dblink('up', $$SELECT obj_description('velt.outbox'::regclass, 'pg_class')$$) AS t(described_in_1_1 text);
+-- this library delivers into a 1.1 schema too (between installing it and
+-- ALTER EXTENSION UPDATE): up1 (no email) is refused, up2 delivered
+SELECT * FROM dblink('up', $$SELECT velt_enqueue_add_users('upco2', '[{"userId": "up2", "name": "U", "email": "up2@example.test"}]')$$) AS t(queued bigint);
+SELECT * FROM dblink('up', 'SELECT delivered, failed FROM velt_process_outbox()') AS t(delivered bigint, failed bigint);
+SELECT * FROM dblink('up', 'SELECT id, success FROM velt_results ORDER BY id') AS t(id text, success boolean);
 SELECT dblink_exec('up', 'ALTER EXTENSION velt UPDATE');
 SELECT * FROM dblink('up', $$SELECT extversion FROM pg_extension WHERE extname = 'velt'$$) AS t(version text);
 SELECT * FROM dblink('up', 'SELECT count(*) FROM velt.outbox') AS t(still_queued bigint);
+-- 1.2 renamed the internal objects that read like public ones; the
+-- outcomes stay, and the SQL functions call the checks by their new names
+SELECT * FROM dblink('up', $$SELECT to_regclass('velt.outcomes') IS NOT NULL AND to_regclass('velt.results') IS NULL
+	AND to_regprocedure('velt.check_required(anyelement, text)') IS NOT NULL
+	AND to_regprocedure('velt.require(anyelement, text)') IS NULL$$) AS t(renamed boolean);
+SELECT * FROM dblink('up', 'SELECT id, success FROM velt_results ORDER BY id') AS t(id text, success boolean);
+SELECT state, message FROM try($q$SELECT * FROM dblink('up', $$SELECT velt_delete_folder('o', E'f\n')$$) AS t(answer jsonb)$q$);
 
 -- every member object, and every function's definition, as in this
 -- database's fresh install

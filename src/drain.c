@@ -7,7 +7,7 @@
  * defined in outbox.h).  A round takes committed, due operations in
  * commit order, coalesces those with the same endpoint and fixed data
  * into batches of up to velt.batch_size items, sends them, and settles:
- * each ID's outcome goes to velt.results, each operation is deleted,
+ * each ID's outcome goes to velt.outcomes, each operation is deleted,
  * rescheduled or marked failed.
  *
  * Order: operations are taken in (commit sequence, id) order; an operation
@@ -36,6 +36,7 @@
 
 #include "json_c.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "portability/instr_time.h"
@@ -44,6 +45,7 @@
 #include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -138,7 +140,7 @@ typedef struct IdKey
 	char		id[VELT_ID_KEY_SIZE];
 } IdKey;
 
-/* Per-ID rows for velt.results, gathered column by column. */
+/* Per-ID rows for velt.outcomes, gathered column by column. */
 typedef struct ResultRows
 {
 	ArrayBuildState *op_id;
@@ -986,7 +988,23 @@ add_failure_rows(Drain *drain, const OutboxOp *op, OpFate fate)
 	}
 }
 
-/* Writes the round's per-ID results to velt.results. */
+/*
+ * The table of per-ID outcomes, schema-qualified: velt.outcomes since 1.2,
+ * velt.results in 1.0 and 1.1.  Between installing a newer library and
+ * ALTER EXTENSION velt UPDATE the schema is still the older one, and the
+ * drain must keep working (and keep its at-least-once promise) meanwhile.
+ */
+static const char *
+outcomes_table(void)
+{
+	Oid			schema = get_namespace_oid("velt", true);
+
+	if (OidIsValid(schema) && OidIsValid(get_relname_relid("outcomes", schema)))
+		return "velt.outcomes";
+	return "velt.results";
+}
+
+/* Writes the round's per-ID results to the outcomes table. */
 static void
 write_results(ResultRows *rows)
 {
@@ -1007,13 +1025,14 @@ write_results(ResultRows *rows)
 	values[7] = makeArrayResult(rows->attempts, rows->cxt);
 	values[8] = makeArrayResult(rows->last_error, rows->cxt);
 	values[9] = makeArrayResult(rows->enqueued_at, rows->cxt);
-	run_spi("INSERT INTO velt.results (operation_id, endpoint, id, success, velt_id, "
-			"  message, result, attempts, last_error, enqueued_at) "
-			"SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-			"ON CONFLICT (operation_id, id) DO UPDATE SET success = EXCLUDED.success, "
-			"  velt_id = EXCLUDED.velt_id, message = EXCLUDED.message, "
-			"  result = EXCLUDED.result, attempts = EXCLUDED.attempts, "
-			"  last_error = EXCLUDED.last_error, finished_at = EXCLUDED.finished_at",
+	run_spi(psprintf("INSERT INTO %s (operation_id, endpoint, id, success, velt_id, "
+					 "  message, result, attempts, last_error, enqueued_at) "
+					 "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+					 "ON CONFLICT (operation_id, id) DO UPDATE SET success = EXCLUDED.success, "
+					 "  velt_id = EXCLUDED.velt_id, message = EXCLUDED.message, "
+					 "  result = EXCLUDED.result, attempts = EXCLUDED.attempts, "
+					 "  last_error = EXCLUDED.last_error, finished_at = EXCLUDED.finished_at",
+					 outcomes_table()),
 			10, types, values, SPI_OK_INSERT);
 }
 
@@ -1137,8 +1156,9 @@ tidy_up(void)
 			"  AND NOT EXISTS (SELECT 1 FROM velt.outbox o WHERE o.xact = c.xact) "
 			"  FOR UPDATE SKIP LOCKED)",
 			0, NULL, NULL, SPI_OK_DELETE);
-	run_spi("DELETE FROM velt.results WHERE finished_at < "
-			"pg_catalog.clock_timestamp() - $1 * interval '1 second'",
+	run_spi(psprintf("DELETE FROM %s WHERE finished_at < "
+					 "pg_catalog.clock_timestamp() - $1 * interval '1 second'",
+					 outcomes_table()),
 			1, types, values, SPI_OK_DELETE);
 }
 

@@ -27,7 +27,7 @@
  *				max_items or max_seconds.
  *	settle		To write what a round did: delete delivered operations,
  *				schedule retried ones, mark final failures, and record
- *				every ID's outcome in velt.results.
+ *				every ID's outcome in velt.outcomes.
  *	dead letter	An operation that failed in a retryable way
  *				velt.max_attempts times: state 'dead', kept in velt.outbox,
  *				its unanswered items recorded as failed.  (One Velt refused
