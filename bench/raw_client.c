@@ -5,11 +5,15 @@
  *		velt's requests with libcurl.
  *
  * It POSTs request bodies read from a file (one JSON body per line, as
- * captured from velt) to one URL with the same headers velt sends, over one
- * keep-alive connection (one easy handle, reused), and keeps each answer in
- * memory without parsing it.  Every answer must be HTTP 200.
+ * captured from velt) to one URL with the same headers velt sends, and
+ * keeps each answer in memory without parsing it.  Every answer must be
+ * HTTP 200.  With CONCURRENCY 1 (the default) it sends one request at a
+ * time over one keep-alive connection (one easy handle, reused); with N it
+ * keeps N requests in flight on a multi handle, over at most N keep-alive
+ * connections (one easy handle each, reused): the yardstick for overlapped
+ * requests.
  *
- *	raw_client URL BODIES_FILE REPEAT
+ *	raw_client URL BODIES_FILE REPEAT [CONCURRENCY]
  *
  * sends every line of BODIES_FILE, in order, REPEAT times over, and prints
  *
@@ -87,6 +91,119 @@ header(const char *name, const char *env)
 	return line;
 }
 
+/* One transfer slot: an easy handle and the answer it is reading. */
+typedef struct Slot
+{
+	CURL	   *h;
+	Answer		answer;
+	long		body;			/* index of the body in flight, -1 if idle */
+} Slot;
+
+/* Makes an easy handle that POSTs to url with headers, into answer. */
+static CURL *
+new_handle(const char *url, struct curl_slist *headers, Answer *answer)
+{
+	CURL	   *h = curl_easy_init();
+
+	if (h == NULL)
+		exit(2);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_POST, 1L);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "velt-postgres/1.2");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_answer);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, answer);
+	return h;
+}
+
+/* Checks a finished transfer; exits on anything but HTTP 200. */
+static long
+finished(CURL *h, CURLcode rc, long sent)
+{
+	long		status = 0;
+	long		opened = 0;
+
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &opened);
+	if (rc != CURLE_OK || status != 200)
+	{
+		fprintf(stderr, "raw_client: request %ld failed: %s, HTTP %ld\n",
+				sent + 1, curl_easy_strerror(rc), status);
+		exit(1);
+	}
+	return opened;
+}
+
+/*
+ * Sends total requests (body i % nbodies for the i-th) with concurrency
+ * in flight on one multi handle; returns the connections opened.
+ */
+static long
+send_overlapped(const char *url, struct curl_slist *headers, char **bodies,
+				size_t *lengths, size_t nbodies, long total, int concurrency)
+{
+	CURLM	   *multi = curl_multi_init();
+	Slot	   *slots = calloc((size_t) concurrency, sizeof(Slot));
+	long		next = 0;
+	long		done = 0;
+	long		connects = 0;
+	int			running = 0;
+
+	if (multi == NULL || slots == NULL)
+		exit(2);
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) concurrency);
+	for (int i = 0; i < concurrency; i++)
+	{
+		slots[i].h = new_handle(url, headers, &slots[i].answer);
+		curl_easy_setopt(slots[i].h, CURLOPT_PRIVATE, &slots[i]);
+		slots[i].body = -1;
+	}
+	while (done < total)
+	{
+		CURLMsg    *msg;
+		int			queued;
+
+		/* every idle slot takes the next body */
+		for (int i = 0; i < concurrency && next < total; i++)
+		{
+			if (slots[i].body >= 0)
+				continue;
+			slots[i].body = next % (long) nbodies;
+			slots[i].answer.len = 0;
+			curl_easy_setopt(slots[i].h, CURLOPT_POSTFIELDS, bodies[slots[i].body]);
+			curl_easy_setopt(slots[i].h, CURLOPT_POSTFIELDSIZE_LARGE,
+							 (curl_off_t) lengths[slots[i].body]);
+			curl_multi_add_handle(multi, slots[i].h);
+			next++;
+		}
+		curl_multi_perform(multi, &running);
+		while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+		{
+			Slot	   *slot;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &slot);
+			connects += finished(slot->h, msg->data.result, done);
+			curl_multi_remove_handle(multi, slot->h);
+			slot->body = -1;
+			done++;
+		}
+		if (done < total)
+			curl_multi_poll(multi, NULL, 0, 100, NULL);
+	}
+	for (int i = 0; i < concurrency; i++)
+	{
+		curl_easy_cleanup(slots[i].h);
+		free(slots[i].answer.data);
+	}
+	free(slots);
+	curl_multi_cleanup(multi);
+	return connects;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -107,10 +224,12 @@ main(int argc, char **argv)
 	CURL	   *h;
 	double		wall_start;
 	double		cpu_start;
+	int			concurrency = 1;
 
-	if (argc != 4 || (repeat = atol(argv[3])) < 1)
+	if ((argc != 4 && argc != 5) || (repeat = atol(argv[3])) < 1 ||
+		(argc == 5 && (concurrency = atoi(argv[4])) < 1))
 	{
-		fprintf(stderr, "usage: raw_client URL BODIES_FILE REPEAT\n");
+		fprintf(stderr, "usage: raw_client URL BODIES_FILE REPEAT [CONCURRENCY]\n");
 		return 2;
 	}
 	if ((file = fopen(argv[2], "r")) == NULL)
@@ -148,42 +267,33 @@ main(int argc, char **argv)
 	headers = curl_slist_append(headers, token_header);
 
 	curl_global_init(CURL_GLOBAL_ALL);
-	h = curl_easy_init();
-	if (h == NULL || headers == NULL)
+	if (headers == NULL)
 		return 2;
-	curl_easy_setopt(h, CURLOPT_URL, argv[1]);
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "velt-postgres/1.0");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_answer);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
 
 	wall_start = now_ms(CLOCK_MONOTONIC);
 	cpu_start = now_ms(CLOCK_PROCESS_CPUTIME_ID);
-	for (long round = 0; round < repeat; round++)
+	if (concurrency > 1)
 	{
-		for (size_t i = 0; i < nbodies; i++)
+		sent = repeat * (long) nbodies;
+		connects = send_overlapped(argv[1], headers, bodies, lengths, nbodies, sent, concurrency);
+		h = NULL;
+	}
+	else
+	{
+		h = new_handle(argv[1], headers, &answer);
+		for (long round = 0; round < repeat; round++)
 		{
-			CURLcode	rc;
-			long		status = 0;
-			long		opened = 0;
-
-			answer.len = 0;
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, bodies[i]);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) lengths[i]);
-			rc = curl_easy_perform(h);
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-			curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &opened);
-			if (rc != CURLE_OK || status != 200)
+			for (size_t i = 0; i < nbodies; i++)
 			{
-				fprintf(stderr, "raw_client: request %ld failed: %s, HTTP %ld\n",
-						sent + 1, curl_easy_strerror(rc), status);
-				return 1;
+				CURLcode	rc;
+
+				answer.len = 0;
+				curl_easy_setopt(h, CURLOPT_POSTFIELDS, bodies[i]);
+				curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) lengths[i]);
+				rc = curl_easy_perform(h);
+				connects += finished(h, rc, sent);
+				sent++;
 			}
-			connects += opened;
-			sent++;
 		}
 	}
 	printf("requests=%ld wall_ms=%.1f cpu_ms=%.1f connections=%ld\n", sent,
