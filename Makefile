@@ -49,6 +49,7 @@ REGRESS = \
 	permissions \
 	gdpr \
 	velt_request \
+	rate_limit \
 	outbox \
 	outbox_trigger_functions \
 	trigger_row_errors \
@@ -57,6 +58,8 @@ REGRESS = \
 # setup: first, always: creates the extension and the helpers (try(),
 #   test_users(), standin*()) every other file uses.
 # upgrade: creates and drops its own database (velt_upgrade).
+# rate_limit: changes velt.max_requests_per_second with ALTER SYSTEM and
+#   resets it before it ends.
 # background_worker: creates velt_worker, the database the worker delivers
 #   (velt.database in the test cluster).
 # pg_cron: last: its job drains this database's outbox once a minute from

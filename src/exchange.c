@@ -27,6 +27,7 @@
 
 #include "errors.h"
 #include "exchange.h"
+#include "ratelimit.h"
 #include "jsonc_pg.h"
 #include "settings.h"
 
@@ -174,6 +175,24 @@ exchange_url(const char *endpoint_path, VeltExchange *ex)
 	return url.data;
 }
 
+/*
+ * Records an attempt that never went out: the cluster's rate limit had no
+ * token for it within velt.timeout_ms.  It fails as a timeout (class 08,
+ * retried later by the outbox), and is not retried at once.
+ */
+static void
+rate_limit_timeout(VeltExchange *ex)
+{
+	memset(&ex->http, 0, sizeof(ex->http));
+	ex->http.failure = VELT_TRANSPORT_TIMEOUT;
+	ex->http.retry_after_s = -1;
+	ex->http.body = "";
+	strlcpy(ex->http.reason,
+			"timed out waiting for the cluster's request rate limit",
+			sizeof(ex->http.reason));
+	ex->rate_limited = true;	/* libcurl_error stays empty: nothing was sent */
+}
+
 /* Reads the last attempt's answer into ex->envelope and sets ex->kind. */
 static void
 read_answer(VeltExchange *ex)
@@ -221,8 +240,15 @@ velt_exchange(const char *endpoint_path, const char *body, size_t body_len,
 	INSTR_TIME_SET_CURRENT(start);
 	for (;;)
 	{
+		if (!velt_ratelimit_acquire(velt_timeout_ms))
+		{
+			rate_limit_timeout(ex);
+			break;
+		}
 		ex->attempts++;
 		velt_http_post(&req, &ex->http);
+		if (ex->http.status == 429)
+			velt_ratelimit_pause(ex->http.retry_after_s);
 		if (!velt_worth_retrying(ex, VELT_RETRY_NOW) || ex->attempts > max_retries)
 			break;
 		if (ex->http.retry_after_s >= 0 &&
@@ -291,7 +317,7 @@ exchange_summary(const VeltExchange *ex, int batch, int nbatches)
 					 ex->attempts == 1 ? "" : "s", ex->elapsed_ms);
 	if (nbatches > 1)
 		appendStringInfo(&s, "; request %d of %d", batch, nbatches);
-	if (ex->kind == VELT_ANSWER_TRANSPORT)
+	if (ex->kind == VELT_ANSWER_TRANSPORT && ex->http.libcurl_error[0] != '\0')
 		appendStringInfo(&s, "; libcurl: %s", ex->http.libcurl_error);
 	if (answer_undescribed(ex))
 		appendStringInfo(&s, "; answer begins: %s", quote_answer(&ex->http));
@@ -349,6 +375,8 @@ exchange_hint(const VeltExchange *ex, int batch)
 	if (ex->retry_after_too_long)
 		appendStringInfo(&s, "Velt asked to retry after %ld s, longer than velt.retry_max_delay_ms. ",
 						 ex->http.retry_after_s);
+	else if (ex->rate_limited)
+		appendStringInfoString(&s, "velt.max_requests_per_second limits the requests of the whole cluster; raise it, or velt.timeout_ms to wait longer. ");
 	else if (ex->kind == VELT_ANSWER_TRANSPORT)
 		appendStringInfoString(&s, transport_hint(ex->http.failure));
 	else
@@ -437,6 +465,8 @@ velt_exchange_failure_text(const VeltExchange *ex)
 	switch (ex->kind)
 	{
 		case VELT_ANSWER_TRANSPORT:
+			if (ex->http.libcurl_error[0] == '\0')
+				return psprintf("POST %s: no answer: %s", ex->path, ex->http.reason);
 			return psprintf("POST %s: no answer: %s (libcurl: %s)", ex->path,
 							ex->http.reason, ex->http.libcurl_error);
 		case VELT_ANSWER_ERROR:

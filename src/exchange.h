@@ -41,6 +41,8 @@ typedef struct VeltExchange
 	int			attempts;
 	double		elapsed_ms;		/* all attempts and waits */
 	bool		retry_after_too_long;	/* stopped: Retry-After above the cap */
+	bool		rate_limited;	/* stopped: no token of the cluster's rate
+								 * limit within velt.timeout_ms */
 	VeltHttpResponse http;		/* the last attempt */
 	VeltEnvelope envelope;		/* root owned by CurrentMemoryContext */
 	char		malformed_reason[200];	/* for VELT_ANSWER_MALFORMED */

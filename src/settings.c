@@ -30,6 +30,7 @@ int			velt_connect_timeout_ms = 5000;
 int			velt_max_retries = 3;
 int			velt_retry_max_delay_ms = 10000;
 int			velt_batch_size = 500;
+int			velt_max_requests_per_second = 0;
 int			velt_max_attempts = 10;
 int			velt_outbox_retry_max_delay_ms = 600000;
 int			velt_result_retention_s = 7 * 24 * 3600;
@@ -225,6 +226,16 @@ define_call_settings(void)
 							&velt_batch_size,
 							500, 1, 100000,
 							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	/* one rate for the cluster: set in postgresql.conf or ALTER SYSTEM */
+	DefineCustomIntVariable("velt.max_requests_per_second",
+							"Most requests per second to Velt from the whole cluster (0: no limit); needs velt preloaded.",
+							NULL,
+							&velt_max_requests_per_second,
+							0, 0, 100000,
+							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
 

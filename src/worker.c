@@ -39,6 +39,7 @@
 
 #include "drain.h"
 #include "outbox.h"
+#include "ratelimit.h"
 #include "settings.h"
 #include "worker.h"
 
@@ -63,16 +64,17 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #define VELT_WORKER_ROUND_ITEMS 10000
 #define VELT_WORKER_ROUND_SECONDS 10.0
 
-/* Asks for the shared memory of VeltShared (shmem_request_hook). */
+/* Asks for the shared memory of VeltShared and the rate limit (shmem_request_hook). */
 static void
 velt_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(VeltShared)));
+	RequestAddinShmemSpace(velt_ratelimit_shmem_size());
 }
 
-/* Finds or creates VeltShared (shmem_startup_hook). */
+/* Finds or creates VeltShared and the rate limit (shmem_startup_hook). */
 static void
 velt_shmem_startup(void)
 {
@@ -84,6 +86,7 @@ velt_shmem_startup(void)
 	shared = ShmemInitStruct("velt", sizeof(VeltShared), &found);
 	if (!found)
 		shared->worker_latch = NULL;
+	velt_ratelimit_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
