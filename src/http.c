@@ -27,6 +27,7 @@
 
 #include "miscadmin.h"
 #include "storage/pmsignal.h"
+#include "utils/timestamp.h"
 
 #include "http.h"
 
@@ -58,38 +59,49 @@ typedef struct ResponseBuffer
 	bool		out_of_memory;
 } ResponseBuffer;
 
-static CURL *easy_handle = NULL;
+/*
+ * One transfer slot: an easy handle (reused, so its connection stays in the
+ * multi handle's cache), the buffer its answer goes into and the buffer
+ * libcurl writes its error text into.  A call keeps up to
+ * velt.max_concurrency slots busy; a single request uses slot 0.
+ */
+typedef struct HttpSlot
+{
+	CURL	   *easy;
+	ResponseBuffer response;
+	char		errbuf[CURL_ERROR_SIZE];	/* libcurl keeps a pointer to it */
+	long		connect_timeout_ms; /* of the request in flight */
+	bool		running;		/* added to the multi handle */
+} HttpSlot;
+
 static CURLM *multi_handle = NULL;
+static HttpSlot slots[VELT_HTTP_MAX_SLOTS];
 static struct curl_slist *header_list = NULL;
 static char *header_key = NULL;
 static char *header_token = NULL;
-static ResponseBuffer response;
 
-/* Creates the backend's libcurl handles on first use. */
+/* Creates the backend's multi handle, and slot i's easy handle, on first use. */
 static void
-ensure_handles(void)
+ensure_handles(int i)
 {
-	if (easy_handle != NULL)
-		return;
-
-	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYSTEM_ERROR),
-				 errmsg("could not initialize libcurl")));
-	multi_handle = curl_multi_init();
-	easy_handle = curl_easy_init();
-	if (multi_handle == NULL || easy_handle == NULL)
+	if (multi_handle == NULL)
 	{
-		if (easy_handle)
-			curl_easy_cleanup(easy_handle);
-		if (multi_handle)
-			curl_multi_cleanup(multi_handle);
-		easy_handle = NULL;
-		multi_handle = NULL;
+		if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("could not initialize libcurl")));
+		multi_handle = curl_multi_init();
+		if (multi_handle == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl handle")));
+		/* keep a connection for every slot; HTTP/2 multiplexes (the default) */
+		curl_multi_setopt(multi_handle, CURLMOPT_MAXCONNECTS, (long) VELT_HTTP_MAX_SLOTS);
+	}
+	if (slots[i].easy == NULL && (slots[i].easy = curl_easy_init()) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
-	}
 }
 
 /* Frees the cached headers, wiping the secrets in them first. */
@@ -213,21 +225,21 @@ collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Empties the response buffer, releasing it if a large answer grew it. */
+/* Empties a response buffer, releasing it if a large answer grew it. */
 static void
-reset_response_buffer(void)
+reset_response_buffer(ResponseBuffer *response)
 {
-	if (response.cap > VELT_KEEP_BUFFER_BYTES)
+	if (response->cap > VELT_KEEP_BUFFER_BYTES)
 	{
-		free(response.data);
-		response.data = NULL;
-		response.cap = 0;
+		free(response->data);
+		response->data = NULL;
+		response->cap = 0;
 	}
-	response.len = 0;
-	response.too_large = false;
-	response.out_of_memory = false;
-	if (response.data)
-		response.data[0] = '\0';
+	response->len = 0;
+	response->too_large = false;
+	response->out_of_memory = false;
+	if (response->data)
+		response->data[0] = '\0';
 }
 
 /*
@@ -291,11 +303,11 @@ classify(CURLcode code, bool connected)
 	}
 }
 
-/* Sets up the reused easy handle for one request; errbuf gets libcurl's text. */
+/* Sets up slot's reused easy handle for one request. */
 static void
-set_options(const VeltHttpRequest *req, char *errbuf)
+set_options(HttpSlot *slot, const VeltHttpRequest *req)
 {
-	CURL	   *h = easy_handle;
+	CURL	   *h = slot->easy;
 	bool		ok = true;
 
 	curl_easy_reset(h);
@@ -315,8 +327,11 @@ set_options(const VeltHttpRequest *req, char *errbuf)
 	ok &= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
 	ok &= curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L) == CURLE_OK;
 	ok &= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_body) == CURLE_OK;
-	ok &= curl_easy_setopt(h, CURLOPT_WRITEDATA, &response) == CURLE_OK;
-	ok &= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_WRITEDATA, &slot->response) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, slot->errbuf) == CURLE_OK;
+	ok &= curl_easy_setopt(h, CURLOPT_PRIVATE, (void *) slot) == CURLE_OK;
+	/* over HTTP/2, wait for a multiplexed stream rather than open a connection */
+	ok &= curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L) == CURLE_OK;
 	if (req->ca_file && req->ca_file[0] != '\0')
 		ok &= curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file) == CURLE_OK;
 
@@ -326,28 +341,168 @@ set_options(const VeltHttpRequest *req, char *errbuf)
 				 errmsg("could not configure the libcurl handle")));
 }
 
-/*
- * Runs the transfer to completion, checking for interrupts between short
- * polls.  An interrupt raises its ERROR from here; the caller's PG_FINALLY
- * detaches the handle.
- */
-static CURLcode
-drive_transfer(char *errbuf)
+/* Fills resp's failure, reason and libcurl_error for slot's failed transfer. */
+static void
+record_failure(HttpSlot *slot, CURLcode result, VeltHttpResponse *resp)
 {
-	CURLcode	result = CURLE_OK;
+	curl_off_t	connect_time = 0;
+	curl_off_t	total_time = 0;
+	long		request_size = 0;
+	FailureClass class;
+
+	curl_easy_getinfo(slot->easy, CURLINFO_CONNECT_TIME_T, &connect_time);
+	curl_easy_getinfo(slot->easy, CURLINFO_TOTAL_TIME_T, &total_time);
+	/* a reused connection has no connect time, but its request was sent */
+	curl_easy_getinfo(slot->easy, CURLINFO_REQUEST_SIZE, &request_size);
+	/* some libcurl versions report a connect timeout as a failed connect */
+	if (result == CURLE_COULDNT_CONNECT && total_time / 1000 >= slot->connect_timeout_ms)
+		result = CURLE_OPERATION_TIMEDOUT;
+	class = classify(result, connect_time > 0 || request_size > 0);
+	resp->failure = class.failure;
+	strlcpy(resp->reason, class.reason, sizeof(resp->reason));
+	if (slot->errbuf[0] != '\0')
+		strlcpy(resp->libcurl_error, slot->errbuf, sizeof(resp->libcurl_error));
+	else
+		strlcpy(resp->libcurl_error, curl_easy_strerror(result), sizeof(resp->libcurl_error));
+
+	/* velt's own limits: these reasons are velt's, not libcurl's */
+	if (slot->response.too_large)
+	{
+		resp->failure = VELT_TRANSPORT_TOO_LARGE;
+		snprintf(resp->reason, sizeof(resp->reason),
+				 "answer larger than %d MB", VELT_MAX_RESPONSE_MB);
+	}
+	else if (slot->response.out_of_memory)
+		strlcpy(resp->reason, "out of memory reading the answer", sizeof(resp->reason));
+}
+
+/* Fills resp from slot's finished transfer. */
+static void
+read_response(HttpSlot *slot, CURLcode result, VeltHttpResponse *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_s = -1;
+	resp->body = "";
+	if (result != CURLE_OK)
+	{
+		record_failure(slot, result, resp);
+		return;
+	}
+	{
+		long		status = 0;
+		curl_off_t	retry_after = 0;
+		struct curl_header *hdr;
+
+		curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &status);
+		resp->status = status;
+		/* CURLINFO_RETRY_AFTER reads both delta-seconds and HTTP dates */
+		if (curl_easy_header(slot->easy, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK &&
+			curl_easy_getinfo(slot->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK)
+			resp->retry_after_s = (long) Min(retry_after, VELT_MAX_RETRY_AFTER_S);
+		resp->failure = VELT_TRANSPORT_OK;
+		resp->body = slot->response.data ? slot->response.data : "";
+		resp->body_len = slot->response.len;
+	}
+}
+
+void
+velt_http_start(int slot_no, const VeltHttpRequest *req)
+{
+	HttpSlot   *slot = &slots[slot_no];
 	CURLMcode	mcode;
-	int			running = 1;
+
+	Assert(slot_no >= 0 && slot_no < VELT_HTTP_MAX_SLOTS && !slot->running);
+	ensure_handles(slot_no);
+	reset_response_buffer(&slot->response);
+	slot->errbuf[0] = '\0';
+	slot->connect_timeout_ms = req->connect_timeout_ms;
+	set_options(slot, req);
+	mcode = curl_multi_add_handle(multi_handle, slot->easy);
+	if (mcode != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not start an HTTP request: %s", curl_multi_strerror(mcode))));
+	slot->running = true;
+}
+
+void
+velt_http_abort(void)
+{
+	int			i;
+
+	for (i = 0; i < VELT_HTTP_MAX_SLOTS; i++)
+	{
+		if (slots[i].running)
+			curl_multi_remove_handle(multi_handle, slots[i].easy);
+		slots[i].running = false;
+	}
+}
+
+/*
+ * Hands out one finished transfer, if libcurl has one: detaches it, fills
+ * resp and returns its slot; else -1.
+ */
+static int
+take_finished(VeltHttpResponse *resp)
+{
 	CURLMsg    *msg;
 	int			queued;
 
+	while ((msg = curl_multi_info_read(multi_handle, &queued)) != NULL)
+	{
+		HttpSlot   *slot = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &slot);
+		if (slot == NULL || !slot->running)
+			continue;
+		curl_multi_remove_handle(multi_handle, slot->easy);
+		slot->running = false;
+		read_response(slot, msg->data.result, resp);
+		return (int) (slot - slots);
+	}
+	return -1;
+}
+
+/*
+ * Drives every transfer in flight until one finishes (its slot) or
+ * timeout_ms passes (-1), checking for interrupts between short polls.  An
+ * interrupt raises its ERROR from here.
+ */
+static int
+drive_transfers(VeltHttpResponse *resp, long timeout_ms)
+{
+	TimestampTz deadline = timeout_ms < 0 ? 0 :
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+
 	for (;;)
 	{
-		mcode = curl_multi_perform(multi_handle, &running);
-		if (mcode != CURLM_OK || running == 0)
-			break;
-		mcode = curl_multi_poll(multi_handle, NULL, 0, VELT_POLL_MS, NULL);
+		int			running = 0;
+		int			done;
+		long		poll_ms = VELT_POLL_MS;
+		CURLMcode	mcode = curl_multi_perform(multi_handle, &running);
+
 		if (mcode != CURLM_OK)
-			break;
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("could not drive the HTTP requests: %s", curl_multi_strerror(mcode))));
+		if ((done = take_finished(resp)) >= 0)
+			return done;
+		if (deadline != 0)
+		{
+			long		left = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+
+			if (left <= 0)
+				return -1;
+			poll_ms = Min(poll_ms, left);
+		}
+		if (running > 0)
+			curl_multi_poll(multi_handle, NULL, 0, (int) poll_ms, NULL);
+		else if (deadline == 0)
+			return -1;			/* nothing in flight and nothing to wait for */
+		else
+			pg_usleep(poll_ms * 1000L);
 		CHECK_FOR_INTERRUPTS();
 		/* a backend orphaned by a crashed postmaster must not carry on */
 		if (!PostmasterIsAlive())
@@ -355,105 +510,38 @@ drive_transfer(char *errbuf)
 					(errcode(ERRCODE_ADMIN_SHUTDOWN),
 					 errmsg("terminating: the postmaster died during a Velt request")));
 	}
-	if (mcode != CURLM_OK)
-	{
-		strlcpy(errbuf, curl_multi_strerror(mcode), CURL_ERROR_SIZE);
-		return CURLE_RECV_ERROR;
-	}
-	while ((msg = curl_multi_info_read(multi_handle, &queued)) != NULL)
-	{
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy_handle)
-			result = msg->data.result;
-	}
-	return result;
 }
 
-/* Fills resp's failure, reason and libcurl_error for a failed transfer. */
-static void
-record_failure(const VeltHttpRequest *req, CURLcode result, const char *errbuf,
-			   VeltHttpResponse *resp)
+int
+velt_http_wait(VeltHttpResponse *resp, long timeout_ms)
 {
-	curl_off_t	connect_time = 0;
-	curl_off_t	total_time = 0;
-	long		request_size = 0;
-	FailureClass class;
+	volatile int done = -1;
 
-	curl_easy_getinfo(easy_handle, CURLINFO_CONNECT_TIME_T, &connect_time);
-	curl_easy_getinfo(easy_handle, CURLINFO_TOTAL_TIME_T, &total_time);
-	/* a reused connection has no connect time, but its request was sent */
-	curl_easy_getinfo(easy_handle, CURLINFO_REQUEST_SIZE, &request_size);
-	/* some libcurl versions report a connect timeout as a failed connect */
-	if (result == CURLE_COULDNT_CONNECT && total_time / 1000 >= req->connect_timeout_ms)
-		result = CURLE_OPERATION_TIMEDOUT;
-	class = classify(result, connect_time > 0 || request_size > 0);
-	resp->failure = class.failure;
-	strlcpy(resp->reason, class.reason, sizeof(resp->reason));
-	if (errbuf[0] != '\0')
-		strlcpy(resp->libcurl_error, errbuf, sizeof(resp->libcurl_error));
-	else
-		strlcpy(resp->libcurl_error, curl_easy_strerror(result), sizeof(resp->libcurl_error));
-
-	/* velt's own limits: these reasons are velt's, not libcurl's */
-	if (response.too_large)
+	PG_TRY();
 	{
-		resp->failure = VELT_TRANSPORT_TOO_LARGE;
-		snprintf(resp->reason, sizeof(resp->reason),
-				 "answer larger than %d MB", VELT_MAX_RESPONSE_MB);
+		done = drive_transfers(resp, timeout_ms);
 	}
-	else if (response.out_of_memory)
-		strlcpy(resp->reason, "out of memory reading the answer", sizeof(resp->reason));
+	PG_CATCH();
+	{
+		/* cancelled or failed: nothing may stay attached to the multi handle */
+		velt_http_abort();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return done;
 }
 
 void
 velt_http_post(const VeltHttpRequest *req, VeltHttpResponse *resp)
 {
-	static char errbuf[CURL_ERROR_SIZE];	/* libcurl keeps a pointer to it */
-	volatile CURLcode result = CURLE_OK;
-	CURLMcode	mcode;
-
-	ensure_handles();
-	reset_response_buffer();
-	memset(resp, 0, sizeof(*resp));
-	errbuf[0] = '\0';
-	set_options(req, errbuf);
-
-	mcode = curl_multi_add_handle(multi_handle, easy_handle);
-	if (mcode != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_SYSTEM_ERROR),
-				 errmsg("could not start an HTTP request: %s", curl_multi_strerror(mcode))));
-
-	PG_TRY();
+	velt_http_start(0, req);
+	for (;;)
 	{
-		result = drive_transfer(errbuf);
+		int			done = velt_http_wait(resp, -1);
+
+		if (done == 0)
+			return;
+		if (done < 0)
+			elog(ERROR, "velt: the HTTP transfer in flight was lost");
 	}
-	PG_FINALLY();
-	{
-		curl_multi_remove_handle(multi_handle, easy_handle);
-	}
-	PG_END_TRY();
-
-	resp->retry_after_s = -1;
-
-	if (result == CURLE_OK)
-	{
-		long		status = 0;
-		curl_off_t	retry_after = 0;
-		struct curl_header *hdr;
-
-		curl_easy_getinfo(easy_handle, CURLINFO_RESPONSE_CODE, &status);
-		resp->status = status;
-		/* CURLINFO_RETRY_AFTER reads both delta-seconds and HTTP dates */
-		if (curl_easy_header(easy_handle, "Retry-After", 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK &&
-			curl_easy_getinfo(easy_handle, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK)
-			resp->retry_after_s = (long) Min(retry_after, VELT_MAX_RETRY_AFTER_S);
-		resp->failure = VELT_TRANSPORT_OK;
-		resp->body = response.data ? response.data : "";
-		resp->body_len = response.len;
-		return;
-	}
-
-	record_failure(req, result, errbuf, resp);
-	resp->body = "";
-	resp->body_len = 0;
 }

@@ -50,10 +50,36 @@ typedef struct VeltHttpResponse
 	char		libcurl_error[VELT_HTTP_ERROR_SIZE];	/* libcurl's own text */
 	long		status;			/* HTTP status, 0 without an answer */
 	long		retry_after_s;	/* Retry-After in seconds, -1 if absent */
-	const char *body;			/* NUL-terminated; valid until the next request */
+	const char *body;			/* NUL-terminated; valid until its slot is
+								 * used again */
 	size_t		body_len;
 } VeltHttpResponse;
 
+/* Most transfers one backend keeps in flight (velt.max_concurrency's top). */
+#define VELT_HTTP_MAX_SLOTS 64
+
+/*
+ * Sends one request and waits for its answer (slot 0).  resp->body stays
+ * valid until slot 0 is used again.
+ */
 extern void velt_http_post(const VeltHttpRequest *req, VeltHttpResponse *resp);
+
+/*
+ * Starts req on slot (0 to VELT_HTTP_MAX_SLOTS - 1, not in flight); req's
+ * strings must stay valid until the slot's transfer is handed out.
+ */
+extern void velt_http_start(int slot, const VeltHttpRequest *req);
+
+/*
+ * Drives the transfers in flight until one finishes: fills resp (its body
+ * valid until that slot starts again) and returns its slot; or returns -1
+ * once timeout_ms (-1: no limit) passes or nothing is in flight.  Checks
+ * for interrupts every few milliseconds; an ERROR (cancel, timeout)
+ * detaches every transfer first.
+ */
+extern int	velt_http_wait(VeltHttpResponse *resp, long timeout_ms);
+
+/* Detaches every transfer in flight (its answer is not read). */
+extern void velt_http_abort(void);
 
 #endif							/* VELT_HTTP_H */
