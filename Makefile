@@ -34,6 +34,7 @@ REGRESS = \
 	malformed_calls \
 	errors \
 	retries \
+	concurrent_requests \
 	fault_matrix \
 	cancel \
 	settings \

@@ -59,11 +59,18 @@ SELECT standin_fault('{"status": 503}');
 SELECT state FROM try($$SELECT * FROM velt_add_users('acme', test_users('r8'))$$);
 SELECT count(*) AS requests FROM standin_requests();
 
--- a failure in a later batch says which request failed and that the
--- earlier ones were applied (the first fault only delays, the second fails)
+-- a failure in a later request says which request failed and which were
+-- applied.  One request at a time, those after it are never sent ...
 SELECT standin_reset();
 SET velt.batch_size = 1;
-SELECT standin_fault('{"delay_ms": 1}');
-SELECT standin_fault('{"status": 400}');
+SET velt.max_concurrency = 1;
+SELECT standin_fault('{"status": 400, "body_contains": "\"p2\""}');
 SELECT * FROM try($$SELECT * FROM velt_add_users('acme', test_users('p1', 'p2', 'p3'))$$);
 SELECT seq, status, body->'data'->'users'->0->>'userId' AS user_id FROM standin_requests();
+-- ... with requests in flight together (the default), those already sent
+-- finish, and the HINT names every request that succeeded
+RESET velt.max_concurrency;
+SELECT standin_reset();
+SELECT standin_fault('{"status": 400, "body_contains": "\"p2\""}');
+SELECT * FROM try($$SELECT * FROM velt_add_users('acme', test_users('p1', 'p2', 'p3'))$$);
+SELECT status, body->'data'->'users'->0->>'userId' AS user_id FROM standin_requests() ORDER BY user_id;

@@ -16,9 +16,11 @@
 
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "api.h"
 #include "jsonc_pg.h"
+#include "ratelimit.h"
 #include "settings.h"
 
 /* obj, or an out-of-memory ERROR if json-c could not make it. */
@@ -198,6 +200,329 @@ velt_send_items(const VeltCall *call, int first, int count, int max_retries,
 	return true;
 }
 
+/* ---------------------------------------------------------------------
+ * Overlapped requests
+ *
+ * A call of several requests keeps up to velt.max_concurrency of them in
+ * flight.  Requests start in input order; each one's retries follow the
+ * one policy of exchange.c (velt_exchange_after_attempt), the waits kept
+ * here rather than slept; the rows go to the sink in input order, each
+ * request's once those before it are done.  After a failure no further
+ * request starts, those in flight finish, and the call raises the ERROR
+ * of the first failed request in input order, saying which succeeded.
+ * ---------------------------------------------------------------------
+ */
+
+typedef enum BatchPhase
+{
+	BATCH_UNSENT,
+	BATCH_WAITING,				/* due at not_before (a retry, a token) */
+	BATCH_IN_FLIGHT,
+	BATCH_SUCCEEDED,
+	BATCH_FAILED
+} BatchPhase;
+
+/* One request of an overlapped call. */
+typedef struct Batch
+{
+	BatchPhase	phase;
+	MemoryContext cxt;			/* its body, answer and rows */
+	VeltExchange ex;
+	VeltHttpRequest req;
+	TimestampTz not_before;		/* BATCH_WAITING: its next attempt */
+	TimestampTz token_since;	/* waiting for a rate-limit token since, or 0 */
+	VeltItemResult *results;	/* BATCH_SUCCEEDED: its rows */
+	int			nresults;
+} Batch;
+
+/* An overlapped call in progress. */
+typedef struct Overlap
+{
+	const VeltCall *call;
+	MemoryContext cxt;			/* parent of the batches' contexts */
+	Batch	   *batches;
+	int			nbatches;
+	int			batch_size;
+	int			next_new;		/* the next batch never started */
+	int			next_emit;		/* the next batch whose rows go to the sink */
+	int			first_failed;	/* lowest failed batch, or -1 */
+	int			slots;			/* velt.max_concurrency, at most the batches */
+	int			slot_batch[VELT_HTTP_MAX_SLOTS];	/* batch per slot, or -1 */
+	int			in_flight;
+} Overlap;
+
+/* Builds batch b's request body and exchange; it is due at once. */
+static void
+batch_begin(Overlap *o, int b)
+{
+	Batch	   *batch = &o->batches[b];
+	const VeltCall *call = o->call;
+	int			first = b * o->batch_size;
+	int			count = Min(o->batch_size, call->nitems - first);
+	MemoryContext old;
+	json_object *root;
+	const char *body;
+	size_t		body_len;
+
+	batch->cxt = AllocSetContextCreate(o->cxt, "velt request", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(batch->cxt);
+	root = velt_jsonc_owned(checked(json_object_new_object()));
+	json_object_object_add(root, "data",
+						   json_object_get(velt_call_data(call, call->endpoint->items_key,
+														  first, count)));
+	body = velt_jsonc_text(root, &body_len);
+	velt_exchange_prepare(&batch->ex, &batch->req, call->endpoint->path, body, body_len);
+	MemoryContextSwitchTo(old);
+	batch->phase = BATCH_WAITING;
+	batch->not_before = 0;
+}
+
+/* Records batch b as finished, its rows read, or failed. */
+static void
+batch_finished(Overlap *o, int b)
+{
+	Batch	   *batch = &o->batches[b];
+	int			first = b * o->batch_size;
+	int			count = Min(o->batch_size, o->call->nitems - first);
+	json_object *details = velt_items_in_error_details(o->call->endpoint, &batch->ex,
+													   json_type_object);
+
+	if (details)
+	{
+		/* a partly failed batch: every item's outcome is in the details */
+		batch->ex.envelope.data = details;
+		batch->ex.kind = VELT_ANSWER_OK;
+	}
+	if (batch->ex.kind == VELT_ANSWER_OK &&
+		!prepare_results(o->call, &batch->ex, first, count, &batch->results, &batch->nresults))
+		batch->ex.kind = VELT_ANSWER_MALFORMED;
+	batch->phase = batch->ex.kind == VELT_ANSWER_OK ? BATCH_SUCCEEDED : BATCH_FAILED;
+	if (batch->phase == BATCH_FAILED && (o->first_failed < 0 || b < o->first_failed))
+		o->first_failed = b;
+}
+
+/* What batch_start did. */
+typedef enum StartOutcome
+{
+	START_SENT,					/* the slot is taken */
+	START_NO_TOKEN,				/* the rate limit has no token yet */
+	START_FAILED				/* no token within velt.timeout_ms */
+} StartOutcome;
+
+/*
+ * Starts batch b's next attempt on slot, or, when the cluster's rate limit
+ * has no token yet, makes it wait (or fails it past velt.timeout_ms).
+ */
+static StartOutcome
+batch_start(Overlap *o, int b, int slot, TimestampTz now)
+{
+	Batch	   *batch = &o->batches[b];
+	long		token_ms = velt_ratelimit_try();
+
+	if (token_ms > 0)
+	{
+		if (batch->token_since == 0)
+			batch->token_since = now;
+		if ((now - batch->token_since) / 1000 + token_ms > velt_timeout_ms)
+		{
+			MemoryContext old = MemoryContextSwitchTo(batch->cxt);
+
+			velt_exchange_rate_limited(&batch->ex);
+			batch_finished(o, b);
+			MemoryContextSwitchTo(old);
+			return START_FAILED;
+		}
+		batch->not_before = TimestampTzPlusMilliseconds(now, token_ms);
+		return START_NO_TOKEN;
+	}
+	batch->token_since = 0;
+	batch->ex.attempts++;
+	velt_http_start(slot, &batch->req);
+	batch->phase = BATCH_IN_FLIGHT;
+	o->slot_batch[slot] = b;
+	o->in_flight++;
+	return START_SENT;
+}
+
+/* The batch a free slot should take now (a due retry first), or -1. */
+static int
+next_due_batch(Overlap *o, TimestampTz now)
+{
+	int			b;
+
+	for (b = o->next_emit; b < o->next_new; b++)
+		if (o->batches[b].phase == BATCH_WAITING && o->batches[b].not_before <= now)
+			return b;
+	if (o->first_failed >= 0 || o->next_new >= o->nbatches)
+		return -1;
+	batch_begin(o, o->next_new);
+	return o->next_new++;
+}
+
+/* Gives every free slot a due batch, while the rate limit has tokens. */
+static void
+fill_slots(Overlap *o, TimestampTz now)
+{
+	int			slot;
+
+	for (slot = 0; slot < o->slots; slot++)
+	{
+		StartOutcome outcome = START_FAILED;
+		int			b;
+
+		if (o->slot_batch[slot] >= 0)
+			continue;
+		while (outcome == START_FAILED && (b = next_due_batch(o, now)) >= 0)
+			outcome = batch_start(o, b, slot, now);
+		if (outcome != START_SENT)
+			return;
+	}
+}
+
+/* Milliseconds until the next waiting batch is due; -1 if none waits. */
+static long
+next_wait_ms(Overlap *o, TimestampTz now)
+{
+	long		wait_ms = -1;
+	int			b;
+
+	for (b = o->next_emit; b < o->next_new; b++)
+	{
+		Batch	   *batch = &o->batches[b];
+
+		if (batch->phase == BATCH_WAITING)
+		{
+			long		ms = Max((long) ((batch->not_before - now) / 1000), 0L);
+
+			wait_ms = wait_ms < 0 ? ms : Min(wait_ms, ms);
+		}
+	}
+	return wait_ms;
+}
+
+/* Hands the rows of every finished batch whose predecessors are done to sink. */
+static void
+emit_ready(Overlap *o, VeltResultSink sink, void *sink_arg)
+{
+	while (o->next_emit < o->next_new &&
+		   o->batches[o->next_emit].phase == BATCH_SUCCEEDED)
+	{
+		Batch	   *batch = &o->batches[o->next_emit];
+		MemoryContext old = MemoryContextSwitchTo(batch->cxt);
+		int			i;
+
+		for (i = 0; i < batch->nresults; i++)
+			sink(sink_arg, &batch->results[i]);
+		MemoryContextSwitchTo(old);
+		/* releases the request's json-c objects and the parsed answer */
+		MemoryContextDelete(batch->cxt);
+		batch->cxt = NULL;
+		o->next_emit++;
+	}
+}
+
+/*
+ * The HINT's account of the requests that succeeded, when it is not "the
+ * first ones" (NULL then).
+ */
+static char *
+succeeded_text(Overlap *o)
+{
+	StringInfoData s;
+	int			b;
+	int			runs = 0;
+	bool		only_first = true;
+
+	for (b = 0; b < o->nbatches; b++)
+		if ((o->batches[b].phase == BATCH_SUCCEEDED) != (b < o->first_failed))
+			only_first = false;
+	if (only_first)
+		return NULL;
+	initStringInfo(&s);
+	appendStringInfoString(&s, "Requests ");
+	for (b = 0; b < o->nbatches; b++)
+	{
+		int			end = b;
+		int			next;
+
+		if (o->batches[b].phase != BATCH_SUCCEEDED)
+			continue;
+		while (end + 1 < o->nbatches && o->batches[end + 1].phase == BATCH_SUCCEEDED)
+			end++;
+		/* is there another run after this one? */
+		for (next = end + 1; next < o->nbatches; next++)
+			if (o->batches[next].phase == BATCH_SUCCEEDED)
+				break;
+		appendStringInfo(&s, "%s%d", runs == 0 ? "" : (next < o->nbatches ? ", " : " and "), b + 1);
+		if (end > b)
+			appendStringInfo(&s, " to %d", end + 1);
+		runs++;
+		b = end;
+	}
+	appendStringInfo(&s, " of this call succeeded and are not undone.");
+	return s.data;
+}
+
+/* Runs a call of nbatches requests, up to velt.max_concurrency at once. */
+static void
+run_overlapped(const VeltCall *call, int nbatches, VeltResultSink sink, void *sink_arg)
+{
+	Overlap		o;
+	int			slot;
+
+	memset(&o, 0, sizeof(o));
+	o.call = call;
+	o.cxt = AllocSetContextCreate(CurrentMemoryContext, "velt overlapped call",
+								  ALLOCSET_DEFAULT_SIZES);
+	o.batches = MemoryContextAllocZero(o.cxt, sizeof(Batch) * nbatches);
+	o.nbatches = nbatches;
+	o.batch_size = velt_batch_size;
+	o.first_failed = -1;
+	o.slots = Min(velt_max_concurrency, nbatches);
+	for (slot = 0; slot < VELT_HTTP_MAX_SLOTS; slot++)
+		o.slot_batch[slot] = -1;
+
+	for (;;)
+	{
+		VeltHttpResponse resp;
+		TimestampTz now = GetCurrentTimestamp();
+		long		wait_ms;
+		int			done;
+
+		fill_slots(&o, now);
+		emit_ready(&o, sink, sink_arg);
+		wait_ms = next_wait_ms(&o, now);
+		if (o.in_flight == 0 && wait_ms < 0)
+			break;
+		done = velt_http_wait(&resp, wait_ms);
+		if (done < 0)
+			continue;
+		{
+			int			b = o.slot_batch[done];
+			Batch	   *batch = &o.batches[b];
+			MemoryContext old = MemoryContextSwitchTo(batch->cxt);
+			long		delay_ms;
+
+			o.slot_batch[done] = -1;
+			o.in_flight--;
+			batch->ex.http = resp;
+			if (velt_exchange_after_attempt(&batch->ex, velt_max_retries, &delay_ms))
+				batch_finished(&o, b);
+			else
+			{
+				batch->phase = BATCH_WAITING;
+				batch->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms);
+			}
+			MemoryContextSwitchTo(old);
+		}
+	}
+	emit_ready(&o, sink, sink_arg);
+	if (o.first_failed >= 0)
+		velt_raise_call_error(&o.batches[o.first_failed].ex, o.first_failed + 1,
+							  nbatches, succeeded_text(&o));
+	MemoryContextDelete(o.cxt);
+}
+
 void
 velt_call_execute(const VeltCall *call, VeltResultSink sink, void *sink_arg)
 {
@@ -209,6 +534,11 @@ velt_call_execute(const VeltCall *call, VeltResultSink sink, void *sink_arg)
 	velt_require_credentials();
 
 	nbatches = velt_call_has_items(call) ? (call->nitems + batch_size - 1) / batch_size : 1;
+	if (nbatches > 1 && velt_max_concurrency > 1)
+	{
+		run_overlapped(call, nbatches, sink, sink_arg);
+		return;
+	}
 	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "velt batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	for (batch = 0; batch < nbatches; batch++)

@@ -217,55 +217,83 @@ read_answer(VeltExchange *ex)
 }
 
 void
+velt_exchange_prepare(VeltExchange *ex, VeltHttpRequest *req,
+					  const char *endpoint_path, const char *body, size_t body_len)
+{
+	memset(ex, 0, sizeof(*ex));
+	memset(req, 0, sizeof(*req));
+	req->url = exchange_url(endpoint_path, ex);
+	req->body = body;
+	req->body_len = body_len;
+	req->api_key = velt_api_key;
+	req->auth_token = velt_auth_token;
+	req->timeout_ms = velt_timeout_ms;
+	req->connect_timeout_ms = velt_connect_timeout_ms;
+	req->ca_file = velt_ca_file;
+	INSTR_TIME_SET_CURRENT(ex->started);
+}
+
+/* Marks ex finished: its elapsed time, its answer read, ex->kind set. */
+static void
+finish(VeltExchange *ex)
+{
+	instr_time	elapsed;
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, ex->started);
+	ex->elapsed_ms = INSTR_TIME_GET_MILLISEC(elapsed);
+	read_answer(ex);
+}
+
+bool
+velt_exchange_after_attempt(VeltExchange *ex, int max_retries, long *delay_ms)
+{
+	if (ex->http.status == 429)
+		velt_ratelimit_pause(ex->http.retry_after_s);
+	if (velt_worth_retrying(ex, VELT_RETRY_NOW) && ex->attempts <= max_retries)
+	{
+		if (ex->http.retry_after_s < 0 ||
+			(double) ex->http.retry_after_s * 1000.0 <= velt_retry_max_delay_ms)
+		{
+			*delay_ms = velt_retry_delay_ms(VELT_RETRY_NOW, ex->attempts,
+											ex->http.retry_after_s);
+			return false;
+		}
+		ex->retry_after_too_long = true;
+	}
+	finish(ex);
+	return true;
+}
+
+void
+velt_exchange_rate_limited(VeltExchange *ex)
+{
+	rate_limit_timeout(ex);
+	finish(ex);
+}
+
+void
 velt_exchange(const char *endpoint_path, const char *body, size_t body_len,
 			  int max_retries, VeltExchange *ex)
 {
 	VeltHttpRequest req;
-	char	   *url;
-	instr_time	start;
-	instr_time	elapsed;
+	long		delay_ms;
 
-	memset(ex, 0, sizeof(*ex));
-	url = exchange_url(endpoint_path, ex);
-	memset(&req, 0, sizeof(req));
-	req.url = url;
-	req.body = body;
-	req.body_len = body_len;
-	req.api_key = velt_api_key;
-	req.auth_token = velt_auth_token;
-	req.timeout_ms = velt_timeout_ms;
-	req.connect_timeout_ms = velt_connect_timeout_ms;
-	req.ca_file = velt_ca_file;
-
-	INSTR_TIME_SET_CURRENT(start);
+	velt_exchange_prepare(ex, &req, endpoint_path, body, body_len);
 	for (;;)
 	{
 		if (!velt_ratelimit_acquire(velt_timeout_ms))
 		{
-			rate_limit_timeout(ex);
+			velt_exchange_rate_limited(ex);
 			break;
 		}
 		ex->attempts++;
 		velt_http_post(&req, &ex->http);
-		if (ex->http.status == 429)
-			velt_ratelimit_pause(ex->http.retry_after_s);
-		if (!velt_worth_retrying(ex, VELT_RETRY_NOW) || ex->attempts > max_retries)
+		if (velt_exchange_after_attempt(ex, max_retries, &delay_ms))
 			break;
-		if (ex->http.retry_after_s >= 0 &&
-			(double) ex->http.retry_after_s * 1000.0 > velt_retry_max_delay_ms)
-		{
-			ex->retry_after_too_long = true;
-			break;
-		}
-		interruptible_sleep(velt_retry_delay_ms(VELT_RETRY_NOW, ex->attempts,
-												ex->http.retry_after_s));
+		interruptible_sleep(delay_ms);
 	}
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
-	ex->elapsed_ms = INSTR_TIME_GET_MILLISEC(elapsed);
-	pfree(url);
-
-	read_answer(ex);
+	pfree((char *) req.url);
 }
 
 /* ---------------------------------------------------------------------
@@ -367,7 +395,7 @@ answer_hint(const VeltExchange *ex)
 
 /* The ERROR's HINT: what to check, and what earlier requests did; or NULL. */
 static char *
-exchange_hint(const VeltExchange *ex, int batch)
+exchange_hint(const VeltExchange *ex, int batch, const char *succeeded)
 {
 	StringInfoData s;
 
@@ -382,7 +410,9 @@ exchange_hint(const VeltExchange *ex, int batch)
 	else
 		appendStringInfoString(&s, answer_hint(ex));
 
-	if (batch > 1)
+	if (succeeded != NULL)
+		appendStringInfoString(&s, succeeded);
+	else if (batch > 1)
 	{
 		if (batch == 2)
 			appendStringInfoString(&s, "The first request of this call succeeded and is not undone.");
@@ -400,8 +430,15 @@ exchange_hint(const VeltExchange *ex, int batch)
 void
 velt_raise_exchange_error(const VeltExchange *ex, int batch, int nbatches)
 {
+	velt_raise_call_error(ex, batch, nbatches, NULL);
+}
+
+void
+velt_raise_call_error(const VeltExchange *ex, int batch, int nbatches,
+					  const char *succeeded)
+{
 	char	   *detail = exchange_summary(ex, batch, nbatches);
-	char	   *hint = exchange_hint(ex, batch);
+	char	   *hint = exchange_hint(ex, batch, succeeded);
 
 	switch (ex->kind)
 	{

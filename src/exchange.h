@@ -20,6 +20,8 @@
 
 #include "pg_compat.h"
 
+#include "portability/instr_time.h"
+
 #include "envelope.h"
 #include "http.h"
 
@@ -44,6 +46,7 @@ typedef struct VeltExchange
 	bool		rate_limited;	/* stopped: no token of the cluster's rate
 								 * limit within velt.timeout_ms */
 	VeltHttpResponse http;		/* the last attempt */
+	instr_time	started;		/* when velt_exchange_prepare ran */
 	VeltEnvelope envelope;		/* root owned by CurrentMemoryContext */
 	char		malformed_reason[200];	/* for VELT_ANSWER_MALFORMED */
 } VeltExchange;
@@ -99,12 +102,39 @@ extern void velt_exchange(const char *endpoint_path, const char *body,
 						  size_t body_len, int max_retries, VeltExchange *ex);
 
 /*
+ * The steps of velt_exchange, for a caller that keeps several exchanges in
+ * flight (api.c).  velt_exchange_prepare sets up ex and the request (its
+ * URL palloc'd; body must outlive the exchange).  After each attempt (the
+ * caller counts ex->attempts and fills ex->http), velt_exchange_after_attempt
+ * applies the one retry policy: it returns false with the wait before the
+ * next attempt, or true once ex is finished (answer read, ex->kind set).
+ * velt_exchange_rate_limited finishes ex as not sent: no token of the
+ * cluster's rate limit came within velt.timeout_ms.
+ */
+extern void velt_exchange_prepare(VeltExchange *ex, VeltHttpRequest *req,
+								  const char *endpoint_path, const char *body,
+								  size_t body_len);
+extern bool velt_exchange_after_attempt(VeltExchange *ex, int max_retries,
+										long *delay_ms);
+extern void velt_exchange_rate_limited(VeltExchange *ex);
+
+/*
  * Raises the ERROR that describes a failed exchange: a message per kind,
  * the DETAIL summing the exchange up (request batch of nbatches of a
  * call) and a HINT on what to check.
  */
 velt_noreturn extern void velt_raise_exchange_error(const VeltExchange *ex,
 													int batch, int nbatches);
+
+/*
+ * The same, with the HINT's account of the call's other requests in
+ * succeeded ("Requests 1 to 3 and 5 of this call succeeded and are not
+ * undone.") instead of "the first batch - 1 requests succeeded"; NULL
+ * keeps that.
+ */
+velt_noreturn extern void velt_raise_call_error(const VeltExchange *ex,
+												int batch, int nbatches,
+												const char *succeeded);
 
 /*
  * The one-line text of a failed exchange, such as

@@ -125,6 +125,14 @@ velt_ratelimit_acquire(long max_wait_ms)
 	}
 }
 
+long
+velt_ratelimit_try(void)
+{
+	if (bucket == NULL || velt_max_requests_per_second <= 0)
+		return 0;
+	return try_take(velt_max_requests_per_second, GetCurrentTimestamp());
+}
+
 void
 velt_ratelimit_pause(long retry_after_s)
 {

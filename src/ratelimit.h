@@ -26,6 +26,13 @@ extern void velt_ratelimit_shmem_init(void);
 extern bool velt_ratelimit_acquire(long max_wait_ms);
 
 /*
+ * The same without waiting: takes a token and returns 0, or returns the
+ * milliseconds until one may be there.  For callers that drive other
+ * requests meanwhile.
+ */
+extern long velt_ratelimit_try(void);
+
+/*
  * Velt answered 429 with Retry-After: no process sends before then (when
  * the limit is on).
  */

@@ -18,6 +18,7 @@
 
 #include "utils/guc.h"
 
+#include "http.h"
 #include "settings.h"
 
 char	   *velt_api_key = NULL;
@@ -31,6 +32,7 @@ int			velt_max_retries = 3;
 int			velt_retry_max_delay_ms = 10000;
 int			velt_batch_size = 500;
 int			velt_max_requests_per_second = 0;
+int			velt_max_concurrency = 16;
 int			velt_max_attempts = 10;
 int			velt_outbox_retry_max_delay_ms = 600000;
 int			velt_result_retention_s = 7 * 24 * 3600;
@@ -225,6 +227,15 @@ define_call_settings(void)
 							NULL,
 							&velt_batch_size,
 							500, 1, 100000,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("velt.max_concurrency",
+							"Most requests one call keeps in flight at once.",
+							NULL,
+							&velt_max_concurrency,
+							16, 1, VELT_HTTP_MAX_SLOTS,
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);

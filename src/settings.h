@@ -25,6 +25,7 @@ extern int	velt_max_retries;
 extern int	velt_retry_max_delay_ms;
 extern int	velt_batch_size;
 extern int	velt_max_requests_per_second;
+extern int	velt_max_concurrency;
 extern int	velt_max_attempts;
 extern int	velt_outbox_retry_max_delay_ms;
 extern int	velt_result_retention_s;

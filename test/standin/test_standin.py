@@ -612,13 +612,22 @@ class FaultTest(StandInTestCase):
         self.assertEqual([entry["status"] for entry in self.client.requests()],
                          [500, 503, 200, 500, 200])
 
+    def test_body_filter(self):
+        # a fault for the request whose body names "b" skips the others, in any order
+        self.client.fault(status=400, body_contains='"b"')
+        self.assertEqual(self.add_users("o", [user("a")])[0], 200)
+        self.assertEqual(self.add_users("o", [user("b")])[0], 400)
+        self.assertEqual(self.add_users("o", [user("c")])[0], 200)
+        self.assertEqual([entry["status"] for entry in self.client.requests()], [200, 400, 200])
+
     def test_invalid_fault_rejected(self):
         for fault in ({}, {"drop": True, "truncate": True}, {"status": "500"},
                       {"status": 500, "surprise": 1}, {"drop": True, "count": 0},
                       {"stall_ms": 100}, {"status": 500, "stall_ms": 100},
                       {"truncate": True, "stall_ms": 0}, {"pad_bytes": 0},
                       {"pad_bytes": 100, "status": 500}, {"pad_bytes": 100, "drop": True},
-                      {"body_bytes": -1}, {"pad_bytes": "100"}):
+                      {"body_bytes": -1}, {"pad_bytes": "100"},
+                      {"status": 500, "body_contains": 1}):
             status, answer = self.client.control("POST", "fault", fault)
             self.assertEqual((status, answer["ok"]), (400, False), fault)
 

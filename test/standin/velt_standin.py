@@ -1786,7 +1786,7 @@ def logged_body(raw):
 # --------------------------------------------------------------------------------------------
 
 FAULT_FIELDS = {
-    "count": int, "path_contains": str, "status": int, "error_status": str, "message": str,
+    "count": int, "path_contains": str, "body_contains": str, "status": int, "error_status": str, "message": str,
     "retry_after": (str, int), "body": str, "content_type": str, "delay_ms": (int, float),
     "drop": bool, "truncate": bool, "body_bytes": int, "pad_bytes": int, "stall_ms": (int, float),
 }
@@ -1950,16 +1950,18 @@ class StandIn:
             conn = self.connection_numbers.get(socket_id)
             if conn is None:
                 conn = self.connection_numbers[socket_id] = len(self.connection_numbers) + 1
-            fault = self._take_fault(urlsplit(path).path)
+            fault = self._take_fault(urlsplit(path).path,
+                                     raw_body.decode("utf-8", errors="replace"))
             entry = {"seq": len(self.log) + 1, "time": arrived, "method": method, "path": path,
                      "auth": auth, "body": body, "status": None, "fault": fault, "conn": conn,
                      "error": None}
             self.log.append(entry)
         return entry, fault
 
-    def _take_fault(self, route):
+    def _take_fault(self, route, body_text):
         for index, pending in enumerate(self.faults):
-            if pending["fault"].get("path_contains", "") in route:
+            if (pending["fault"].get("path_contains", "") in route
+                    and pending["fault"].get("body_contains", "") in body_text):
                 pending["remaining"] -= 1
                 if pending["remaining"] == 0:
                     del self.faults[index]
