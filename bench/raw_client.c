@@ -153,7 +153,6 @@ send_overlapped(const char *url, struct curl_slist *headers, char **bodies,
 
 	if (multi == NULL || slots == NULL)
 		exit(2);
-	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) concurrency);
 	for (int i = 0; i < concurrency; i++)
 	{
 		slots[i].h = new_handle(url, headers, &slots[i].answer);
@@ -164,6 +163,7 @@ send_overlapped(const char *url, struct curl_slist *headers, char **bodies,
 	{
 		CURLMsg    *msg;
 		int			queued;
+		int			finished_now = 0;
 
 		/* every idle slot takes the next body */
 		for (int i = 0; i < concurrency && next < total; i++)
@@ -190,8 +190,10 @@ send_overlapped(const char *url, struct curl_slist *headers, char **bodies,
 			curl_multi_remove_handle(multi, slot->h);
 			slot->body = -1;
 			done++;
+			finished_now++;
 		}
-		if (done < total)
+		/* a slot just freed takes the next body at once */
+		if (done < total && finished_now == 0)
 			curl_multi_poll(multi, NULL, 0, 100, NULL);
 	}
 	for (int i = 0; i < concurrency; i++)

@@ -3,7 +3,9 @@
 Each line of the file is one measurement:
   single velt|raw WALL_MS CPU_MS        CALLS single-user calls / requests
   bulk velt|raw WALL_MS CPU_MS          one call with BULK users / its requests
+                                        (raw: as many in flight as velt.max_concurrency)
   distant velt|raw WALL_MS CPU_MS       the same against a Velt LATENCY_MS away
+  curve C velt|raw WALL_MS CPU_MS       distant, with C requests in flight
   memory CALLS RSS_KB                   backend private memory after CALLS calls
   trigger VARIANT INSERT_MS SECONDS REQUESTS
   perrow raw WALL_MS CPU_MS             PER_ROW_ROWS single-user requests
@@ -60,6 +62,16 @@ def main():
     print("(ratio per run: " + "; ".join(f"{k} " + ", ".join(f"{r:.2f}" for r in pair_ratios(k))
                                          for k in ("single", "bulk", "distant")
                                          if pair_ratios(k)) + ")")
+
+    curve = sorted({int(l[1]) for l in lines if l[0] == "curve"})
+    if curve:
+        print(f"\nThe curve: 1 call, {bulk:,} users, Velt {latency} ms away, by requests in flight\n")
+        print("| in flight | velt | raw libcurl multi client | ratio |")
+        print("|---|---|---|---|")
+        for c in curve:
+            velt = statistics.median([float(l[3]) for l in lines if l[:3] == ["curve", str(c), "velt"]])
+            raw = statistics.median([float(l[3]) for l in lines if l[:3] == ["curve", str(c), "raw"]])
+            print(f"| {c} | {velt:.0f} ms | {raw:.0f} ms | {velt / raw:.2f} |")
 
     memory = [(int(l[1]), int(l[2])) for l in lines if l[0] == "memory"]
     if memory:

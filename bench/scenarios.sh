@@ -24,6 +24,7 @@ note() { printf '==> %s\n' "$*" >&2; }
 psql -XAtq -c "CREATE DATABASE $db" >/dev/null
 q -f "$(dirname "$0")/bench.sql" >/dev/null
 batch=$(q -c 'SHOW velt.batch_size')
+concurrency=$(q -c 'SHOW velt.max_concurrency')
 
 note "capturing velt's request bodies for the raw client"
 : >"$bodies"
@@ -45,9 +46,16 @@ for run in $(seq 1 "$RUNS"); do
 	echo "single velt $(q -F ' ' -c "SELECT * FROM bench_single_calls('$BENCH_CANNED_URL', $CALLS)")" >>"$out"
 	echo "single raw $(raw "$BENCH_CANNED_URL/v2/users/add" "$work/single.bodies" "$CALLS" | raw_times)" >>"$out"
 	echo "bulk velt $(q -F ' ' -c "SELECT * FROM bench_bulk('$BENCH_ECHO_URL', $BULK)")" >>"$out"
-	echo "bulk raw $(raw "$BENCH_ECHO_URL/v2/users/add" "$work/bulk.bodies" 1 | raw_times)" >>"$out"
+	# the yardstick for a call's overlapped requests: as many in flight
+	echo "bulk raw $(raw "$BENCH_ECHO_URL/v2/users/add" "$work/bulk.bodies" 1 "$concurrency" | raw_times)" >>"$out"
 	echo "distant velt $(q -F ' ' -c "SELECT * FROM bench_bulk('$BENCH_DISTANT_URL', $BULK)")" >>"$out"
-	echo "distant raw $(raw "$BENCH_DISTANT_URL/v2/users/add" "$work/bulk.bodies" 1 | raw_times)" >>"$out"
+	echo "distant raw $(raw "$BENCH_DISTANT_URL/v2/users/add" "$work/bulk.bodies" 1 "$concurrency" | raw_times)" >>"$out"
+done
+
+note "the curve: the bulk call with Velt $BENCH_LATENCY_MS ms away, by velt.max_concurrency"
+for c in 1 2 4 8 16; do
+	echo "curve $c velt $(q -F ' ' -c "SET velt.max_concurrency = $c" -c "SELECT * FROM bench_bulk('$BENCH_DISTANT_URL', $BULK)")" >>"$out"
+	echo "curve $c raw $(raw "$BENCH_DISTANT_URL/v2/users/add" "$work/bulk.bodies" 1 "$c" | raw_times)" >>"$out"
 done
 
 note "memory: $MEMORY_CALLS calls in one session"
@@ -68,7 +76,7 @@ deliver() {
 	requests=$(wc -l <"$answered")
 	last=$(tail -n 1 "$answered")
 	echo "trigger $variant $(q -c "SELECT insert_ms FROM bench_inserts WHERE variant = '$variant' ORDER BY committed_at DESC LIMIT 1") $(awk -v a="$last" -v b="$committed" 'BEGIN { print a - b }') $requests" >>"$out"
-	q -c "TRUNCATE velt.results" >/dev/null
+	q -c "TRUNCATE velt.outcomes" >/dev/null
 }
 
 for run in $(seq 1 "$RUNS"); do
