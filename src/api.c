@@ -463,6 +463,47 @@ succeeded_text(Overlap *o)
 	return s.data;
 }
 
+/* Runs o's requests until every one started is finished. */
+static void
+drive_overlap(Overlap *o, VeltResultSink sink, void *sink_arg)
+{
+	for (;;)
+	{
+		VeltHttpResponse resp;
+		TimestampTz now = GetCurrentTimestamp();
+		long		wait_ms;
+		int			done;
+		int			b;
+		Batch	   *batch;
+		MemoryContext old;
+		long		delay_ms;
+
+		fill_slots(o, now);
+		emit_ready(o, sink, sink_arg);
+		wait_ms = next_wait_ms(o, now);
+		if (o->in_flight == 0 && wait_ms < 0)
+			return;
+		done = velt_http_wait(&resp, wait_ms);
+		if (done < 0)
+			continue;
+		b = o->slot_batch[done];
+		batch = &o->batches[b];
+		o->slot_batch[done] = -1;
+		o->in_flight--;
+		/* resp.body lives in the slot's buffer: read it before the slot is reused */
+		old = MemoryContextSwitchTo(batch->cxt);
+		batch->ex.http = resp;
+		if (velt_exchange_after_attempt(&batch->ex, velt_max_retries, &delay_ms))
+			batch_finished(o, b);
+		else
+		{
+			batch->phase = BATCH_WAITING;
+			batch->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms);
+		}
+		MemoryContextSwitchTo(old);
+	}
+}
+
 /* Runs a call of nbatches requests, up to velt.max_concurrency at once. */
 static void
 run_overlapped(const VeltCall *call, int nbatches, VeltResultSink sink, void *sink_arg)
@@ -482,40 +523,18 @@ run_overlapped(const VeltCall *call, int nbatches, VeltResultSink sink, void *si
 	for (slot = 0; slot < VELT_HTTP_MAX_SLOTS; slot++)
 		o.slot_batch[slot] = -1;
 
-	for (;;)
+	PG_TRY();
 	{
-		VeltHttpResponse resp;
-		TimestampTz now = GetCurrentTimestamp();
-		long		wait_ms;
-		int			done;
-
-		fill_slots(&o, now);
-		emit_ready(&o, sink, sink_arg);
-		wait_ms = next_wait_ms(&o, now);
-		if (o.in_flight == 0 && wait_ms < 0)
-			break;
-		done = velt_http_wait(&resp, wait_ms);
-		if (done < 0)
-			continue;
-		{
-			int			b = o.slot_batch[done];
-			Batch	   *batch = &o.batches[b];
-			MemoryContext old = MemoryContextSwitchTo(batch->cxt);
-			long		delay_ms;
-
-			o.slot_batch[done] = -1;
-			o.in_flight--;
-			batch->ex.http = resp;
-			if (velt_exchange_after_attempt(&batch->ex, velt_max_retries, &delay_ms))
-				batch_finished(&o, b);
-			else
-			{
-				batch->phase = BATCH_WAITING;
-				batch->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms);
-			}
-			MemoryContextSwitchTo(old);
-		}
+		drive_overlap(&o, sink, sink_arg);
 	}
+	PG_CATCH();
+	{
+		/* an ERROR anywhere in the loop: no transfer may stay attached */
+		velt_http_abort();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
 	emit_ready(&o, sink, sink_arg);
 	if (o.first_failed >= 0)
 		velt_raise_call_error(&o.batches[o.first_failed].ex, o.first_failed + 1,

@@ -411,8 +411,14 @@ velt_http_start(int slot_no, const VeltHttpRequest *req)
 	HttpSlot   *slot = &slots[slot_no];
 	CURLMcode	mcode;
 
-	Assert(slot_no >= 0 && slot_no < VELT_HTTP_MAX_SLOTS && !slot->running);
+	Assert(slot_no >= 0 && slot_no < VELT_HTTP_MAX_SLOTS);
 	ensure_handles(slot_no);
+	/* a transfer left attached (its caller failed) is dropped, not reused */
+	if (slot->running)
+	{
+		curl_multi_remove_handle(multi_handle, slot->easy);
+		slot->running = false;
+	}
 	reset_response_buffer(&slot->response);
 	slot->errbuf[0] = '\0';
 	slot->connect_timeout_ms = req->connect_timeout_ms;
