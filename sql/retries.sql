@@ -74,3 +74,10 @@ SELECT standin_reset();
 SELECT standin_fault('{"status": 400, "body_contains": "\"p2\""}');
 SELECT * FROM try($$SELECT * FROM velt_add_users('acme', test_users('p1', 'p2', 'p3'))$$);
 SELECT status, body->'data'->'users'->0->>'userId' AS user_id FROM standin_requests() ORDER BY user_id;
+-- the first and the last fail: the ERROR names the first, the HINT the one
+-- that succeeded
+SELECT standin_reset();
+SELECT standin_fault('{"status": 400, "body_contains": "\"p1\""}');
+SELECT standin_fault('{"status": 400, "body_contains": "\"p3\""}');
+SELECT state, substring(detail from 'request \d+ of \d+') AS failed, hint
+FROM try($$SELECT * FROM velt_add_users('acme', test_users('p1', 'p2', 'p3'))$$);

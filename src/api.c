@@ -379,25 +379,47 @@ fill_slots(Overlap *o, TimestampTz now)
 	}
 }
 
-/* Milliseconds until the next waiting batch is due; -1 if none waits. */
+/*
+ * Milliseconds until the next waiting batch is due (rounded up); -1 if
+ * none waits or no slot is free for it (then only a transfer can finish
+ * first).
+ */
 static long
 next_wait_ms(Overlap *o, TimestampTz now)
 {
 	long		wait_ms = -1;
 	int			b;
 
+	if (o->in_flight >= o->slots)
+		return -1;
 	for (b = o->next_emit; b < o->next_new; b++)
 	{
 		Batch	   *batch = &o->batches[b];
 
 		if (batch->phase == BATCH_WAITING)
 		{
-			long		ms = Max((long) ((batch->not_before - now) / 1000), 0L);
+			long		ms = Max((long) ((batch->not_before - now + 999) / 1000), 0L);
 
 			wait_ms = wait_ms < 0 ? ms : Min(wait_ms, ms);
 		}
 	}
 	return wait_ms;
+}
+
+/*
+ * After a failure nothing new is sent: a batch still waiting for its
+ * first attempt (a rate-limit token) is left unsent.
+ */
+static void
+forget_unsent(Overlap *o)
+{
+	int			b;
+
+	if (o->first_failed < 0)
+		return;
+	for (b = o->next_emit; b < o->next_new; b++)
+		if (o->batches[b].phase == BATCH_WAITING && o->batches[b].ex.attempts == 0)
+			o->batches[b].phase = BATCH_UNSENT;
 }
 
 /* Hands the rows of every finished batch whose predecessors are done to sink. */
@@ -439,6 +461,17 @@ succeeded_text(Overlap *o)
 	if (only_first)
 		return NULL;
 	initStringInfo(&s);
+	for (b = 0; b < o->nbatches; b++)
+		if (o->batches[b].phase == BATCH_SUCCEEDED)
+			runs++;
+	if (runs == 1)
+	{
+		for (b = 0; o->batches[b].phase != BATCH_SUCCEEDED; b++)
+			;
+		appendStringInfo(&s, "Request %d of this call succeeded and is not undone.", b + 1);
+		return s.data;
+	}
+	runs = 0;
 	appendStringInfoString(&s, "Requests ");
 	for (b = 0; b < o->nbatches; b++)
 	{
@@ -478,6 +511,7 @@ drive_overlap(Overlap *o, VeltResultSink sink, void *sink_arg)
 		MemoryContext old;
 		long		delay_ms;
 
+		forget_unsent(o);
 		fill_slots(o, now);
 		emit_ready(o, sink, sink_arg);
 		wait_ms = next_wait_ms(o, now);
@@ -487,11 +521,15 @@ drive_overlap(Overlap *o, VeltResultSink sink, void *sink_arg)
 		if (done < 0)
 			continue;
 		b = o->slot_batch[done];
+		if (b < 0)
+			elog(ERROR, "velt: an HTTP answer arrived for no request of this call");
 		batch = &o->batches[b];
 		o->slot_batch[done] = -1;
 		o->in_flight--;
-		/* resp.body lives in the slot's buffer: read it before the slot is reused */
 		old = MemoryContextSwitchTo(batch->cxt);
+		/* the answer lives in the slot's buffer, which the next request reuses */
+		if (resp.body_len > 0)
+			resp.body = pnstrdup(resp.body, resp.body_len);
 		batch->ex.http = resp;
 		if (velt_exchange_after_attempt(&batch->ex, velt_max_retries, &delay_ms))
 			batch_finished(o, b);

@@ -457,15 +457,17 @@ take_finished(VeltHttpResponse *resp)
 	while ((msg = curl_multi_info_read(multi_handle, &queued)) != NULL)
 	{
 		HttpSlot   *slot = NULL;
+		CURLcode	result;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
+		result = msg->data.result;	/* msg is gone once the handle is removed */
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &slot);
 		if (slot == NULL || !slot->running)
 			continue;
 		curl_multi_remove_handle(multi_handle, slot->easy);
 		slot->running = false;
-		read_response(slot, msg->data.result, resp);
+		read_response(slot, result, resp);
 		return (int) (slot - slots);
 	}
 	return -1;
@@ -487,7 +489,10 @@ drive_transfers(VeltHttpResponse *resp, long timeout_ms)
 		int			running = 0;
 		int			done;
 		long		poll_ms = VELT_POLL_MS;
-		CURLMcode	mcode = curl_multi_perform(multi_handle, &running);
+		CURLMcode	mcode;
+
+		CHECK_FOR_INTERRUPTS();
+		mcode = curl_multi_perform(multi_handle, &running);
 
 		if (mcode != CURLM_OK)
 			ereport(ERROR,

@@ -91,7 +91,8 @@ try_take(int rate, TimestampTz now)
 			(double) (now - bucket->refilled_at) / USECS_PER_SEC;
 
 		bucket->tokens = Min((double) rate, bucket->tokens + Max(idle_s, 0.0) * rate);
-		bucket->refilled_at = now;
+		/* another process may have read a later clock */
+		bucket->refilled_at = Max(bucket->refilled_at, now);
 		if (bucket->tokens >= 1.0)
 			bucket->tokens -= 1.0;
 		else
