@@ -61,16 +61,26 @@ velt_call_data(const VeltCall *call, const char *items_key, int first, int count
 	return data;
 }
 
+/*
+ * The body of a request: {"data": data} as JSON text, owned by
+ * CurrentMemoryContext (through the json-c object that holds it).
+ */
+static const char *
+request_body(json_object *data, size_t *len)
+{
+	json_object *root = velt_jsonc_owned(checked(json_object_new_object()));
+
+	json_object_object_add(root, "data", json_object_get(data));
+	return velt_jsonc_text(root, len);
+}
+
 void
 velt_post_data(const char *endpoint_path, json_object *data, int max_retries,
 			   VeltExchange *ex)
 {
-	json_object *root = velt_jsonc_owned(checked(json_object_new_object()));
 	size_t		body_len;
-	const char *body_text;
+	const char *body_text = request_body(data, &body_len);
 
-	json_object_object_add(root, "data", json_object_get(data));
-	body_text = velt_jsonc_text(root, &body_len);
 	velt_exchange(endpoint_path, body_text, body_len, max_retries, ex);
 }
 
@@ -169,19 +179,17 @@ prepare_results(const VeltCall *call, VeltExchange *ex, int first, int count,
 	return true;
 }
 
-bool
-velt_send_items(const VeltCall *call, int first, int count, int max_retries,
-				VeltExchange *ex, VeltResultSink sink, void *sink_arg)
+/*
+ * Reads the outcomes of items [first, first + count) from a finished
+ * exchange: true with *results and *n, or false with ex->kind saying why
+ * (a failed exchange, or an answer not shaped as documented).
+ */
+static bool
+read_item_results(const VeltCall *call, VeltExchange *ex, int first, int count,
+				  VeltItemResult **results, int *n)
 {
-	json_object *details;
-	VeltItemResult *results;
-	int			n;
-	int			i;
+	json_object *details = velt_items_in_error_details(call->endpoint, ex, json_type_object);
 
-	velt_post_data(call->endpoint->path,
-				   velt_call_data(call, call->endpoint->items_key, first, count),
-				   max_retries, ex);
-	details = velt_items_in_error_details(call->endpoint, ex, json_type_object);
 	if (details)
 	{
 		/* a partly failed batch: every item's outcome is in the details */
@@ -190,11 +198,27 @@ velt_send_items(const VeltCall *call, int first, int count, int max_retries,
 	}
 	if (ex->kind != VELT_ANSWER_OK)
 		return false;
-	if (!prepare_results(call, ex, first, count, &results, &n))
+	if (!prepare_results(call, ex, first, count, results, n))
 	{
 		ex->kind = VELT_ANSWER_MALFORMED;
 		return false;
 	}
+	return true;
+}
+
+bool
+velt_send_items(const VeltCall *call, int first, int count, int max_retries,
+				VeltExchange *ex, VeltResultSink sink, void *sink_arg)
+{
+	VeltItemResult *results;
+	int			n;
+	int			i;
+
+	velt_post_data(call->endpoint->path,
+				   velt_call_data(call, call->endpoint->items_key, first, count),
+				   max_retries, ex);
+	if (!read_item_results(call, ex, first, count, &results, &n))
+		return false;
 	for (i = 0; i < n; i++)
 		sink(sink_arg, &results[i]);
 	return true;
@@ -260,17 +284,13 @@ batch_begin(Overlap *o, int b)
 	int			first = b * o->batch_size;
 	int			count = Min(o->batch_size, call->nitems - first);
 	MemoryContext old;
-	json_object *root;
 	const char *body;
 	size_t		body_len;
 
 	batch->cxt = AllocSetContextCreate(o->cxt, "velt request", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(batch->cxt);
-	root = velt_jsonc_owned(checked(json_object_new_object()));
-	json_object_object_add(root, "data",
-						   json_object_get(velt_call_data(call, call->endpoint->items_key,
-														  first, count)));
-	body = velt_jsonc_text(root, &body_len);
+	body = request_body(velt_call_data(call, call->endpoint->items_key, first, count),
+						&body_len);
 	velt_exchange_prepare(&batch->ex, &batch->req, call->endpoint->path, body, body_len);
 	MemoryContextSwitchTo(old);
 	batch->phase = BATCH_WAITING;
@@ -284,19 +304,10 @@ batch_finished(Overlap *o, int b)
 	Batch	   *batch = &o->batches[b];
 	int			first = b * o->batch_size;
 	int			count = Min(o->batch_size, o->call->nitems - first);
-	json_object *details = velt_items_in_error_details(o->call->endpoint, &batch->ex,
-													   json_type_object);
 
-	if (details)
-	{
-		/* a partly failed batch: every item's outcome is in the details */
-		batch->ex.envelope.data = details;
-		batch->ex.kind = VELT_ANSWER_OK;
-	}
-	if (batch->ex.kind == VELT_ANSWER_OK &&
-		!prepare_results(o->call, &batch->ex, first, count, &batch->results, &batch->nresults))
-		batch->ex.kind = VELT_ANSWER_MALFORMED;
-	batch->phase = batch->ex.kind == VELT_ANSWER_OK ? BATCH_SUCCEEDED : BATCH_FAILED;
+	batch->phase = read_item_results(o->call, &batch->ex, first, count,
+									 &batch->results, &batch->nresults) ?
+		BATCH_SUCCEEDED : BATCH_FAILED;
 	if (batch->phase == BATCH_FAILED && (o->first_failed < 0 || b < o->first_failed))
 		o->first_failed = b;
 }
@@ -583,36 +594,28 @@ run_overlapped(const VeltCall *call, int nbatches, VeltResultSink sink, void *si
 void
 velt_call_execute(const VeltCall *call, VeltResultSink sink, void *sink_arg)
 {
-	int			batch_size = velt_batch_size;
 	int			nbatches;
-	int			batch;
-	MemoryContext batch_cxt;
+	VeltExchange ex;
+	MemoryContext cxt;
+	MemoryContext old;
 
 	velt_require_credentials();
-
-	nbatches = velt_call_has_items(call) ? (call->nitems + batch_size - 1) / batch_size : 1;
-	if (nbatches > 1 && velt_max_concurrency > 1)
+	nbatches = velt_call_has_items(call) ?
+		(call->nitems + velt_batch_size - 1) / velt_batch_size : 1;
+	if (nbatches > 1)
 	{
+		/* velt.max_concurrency = 1 runs them one at a time, the same way */
 		run_overlapped(call, nbatches, sink, sink_arg);
 		return;
 	}
-	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "velt batch",
-									  ALLOCSET_DEFAULT_SIZES);
-	for (batch = 0; batch < nbatches; batch++)
-	{
-		int			first = batch * batch_size;
-		int			count = velt_call_has_items(call) ? Min(batch_size, call->nitems - first) : 0;
-		MemoryContext old = MemoryContextSwitchTo(batch_cxt);
-		VeltExchange ex;
-
-		if (!velt_send_items(call, first, count, velt_max_retries, &ex, sink, sink_arg))
-			velt_raise_exchange_error(&ex, batch + 1, nbatches);
-
-		MemoryContextSwitchTo(old);
-		/* releases this request's json-c objects and the parsed answer */
-		MemoryContextReset(batch_cxt);
-	}
-	MemoryContextDelete(batch_cxt);
+	/* the request's json-c objects and parsed answer go with this context */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "velt request", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	if (!velt_send_items(call, 0, velt_call_has_items(call) ? call->nitems : 0,
+						 velt_max_retries, &ex, sink, sink_arg))
+		velt_raise_exchange_error(&ex, 1, 1);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
 }
 
 json_object *

@@ -72,8 +72,9 @@ extern json_object *velt_call_result(const char *endpoint_path,
 
 /*
  * Runs a call: splits its items into batches of velt.batch_size, sends
- * each, and hands every ID's outcome to sink in input order.  Any failed
- * request raises an ERROR.
+ * them (up to velt.max_concurrency in flight), and hands every ID's
+ * outcome to sink in input order.  A failed request raises an ERROR once
+ * the requests in flight have finished.
  */
 extern void velt_call_execute(const VeltCall *call, VeltResultSink sink,
 							  void *sink_arg);

@@ -99,8 +99,9 @@ velt_worth_retrying(const VeltExchange *ex, VeltRetryWhen when)
 	return false;
 }
 
-long
-velt_backoff_ms(int attempt, double base_ms, int cap_ms, long retry_after_s)
+/* The backoff formula of velt_retry_delay_ms, for any base and cap. */
+static long
+backoff_ms(int attempt, double base_ms, int cap_ms, long retry_after_s)
 {
 	double		delay = base_ms * (double) (1L << Min(Max(attempt - 1, 0), 30));
 
@@ -116,9 +117,9 @@ long
 velt_retry_delay_ms(VeltRetryWhen when, int attempt, long retry_after_s)
 {
 	if (when == VELT_RETRY_NOW)
-		return velt_backoff_ms(attempt, VELT_RETRY_BASE_MS,
+		return backoff_ms(attempt, VELT_RETRY_BASE_MS,
 							   velt_retry_max_delay_ms, retry_after_s);
-	return velt_backoff_ms(attempt, VELT_OUTBOX_RETRY_BASE_MS,
+	return backoff_ms(attempt, VELT_OUTBOX_RETRY_BASE_MS,
 						   velt_outbox_retry_max_delay_ms, retry_after_s);
 }
 

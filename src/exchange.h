@@ -78,16 +78,10 @@ typedef enum VeltRetryWhen
 extern bool velt_worth_retrying(const VeltExchange *ex, VeltRetryWhen when);
 
 /*
- * Exponential backoff with jitter before attempt + 1: base_ms doubled per
- * attempt, capped at cap_ms, drawn from the upper half, and never shorter
- * than a Retry-After (seconds; -1 if none).
- */
-extern long velt_backoff_ms(int attempt, double base_ms, int cap_ms,
-							long retry_after_s);
-
-/*
- * velt_backoff_ms with the base and cap of a retry now
- * (VELT_RETRY_BASE_MS, velt.retry_max_delay_ms) or later
+ * The wait before attempt + 1: exponential backoff with jitter (the base
+ * doubled per attempt, capped, drawn from the upper half, never shorter
+ * than a Retry-After in seconds, -1 if none), with the base and cap of a
+ * retry now (VELT_RETRY_BASE_MS, velt.retry_max_delay_ms) or later
  * (VELT_OUTBOX_RETRY_BASE_MS, velt.outbox_retry_max_delay_ms).
  */
 extern long velt_retry_delay_ms(VeltRetryWhen when, int attempt,
