@@ -493,7 +493,6 @@ drive_transfers(VeltHttpResponse *resp, long timeout_ms)
 
 		CHECK_FOR_INTERRUPTS();
 		mcode = curl_multi_perform(multi_handle, &running);
-
 		if (mcode != CURLM_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_SYSTEM_ERROR),
@@ -514,7 +513,6 @@ drive_transfers(VeltHttpResponse *resp, long timeout_ms)
 			return -1;			/* nothing in flight and nothing to wait for */
 		else
 			pg_usleep(poll_ms * 1000L);
-		CHECK_FOR_INTERRUPTS();
 		/* a backend orphaned by a crashed postmaster must not carry on */
 		if (!PostmasterIsAlive())
 			ereport(FATAL,
