@@ -16,11 +16,10 @@
 
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/timestamp.h"
 
 #include "api.h"
+#include "flight.h"
 #include "jsonc_pg.h"
-#include "ratelimit.h"
 #include "settings.h"
 
 /* obj, or an out-of-memory ERROR if json-c could not make it. */
@@ -228,9 +227,9 @@ velt_send_items(const VeltCall *call, int first, int count, int max_retries,
  * Overlapped requests
  *
  * A call of several requests keeps up to velt.max_concurrency of them in
- * flight.  Requests start in input order; each one's retries follow the
- * one policy of exchange.c (velt_exchange_after_attempt), the waits kept
- * here rather than slept; the rows go to the sink in input order, each
+ * flight, through the engine of flight.c (retries, waits, rate-limit
+ * tokens).  Requests start in input order; the rows go to the sink in
+ * input order, each
  * request's once those before it are done.  After a failure no further
  * request starts, those in flight finish, and the call raises the ERROR
  * of the first failed request in input order, saying which succeeded.
@@ -240,8 +239,7 @@ velt_send_items(const VeltCall *call, int first, int count, int max_retries,
 typedef enum BatchPhase
 {
 	BATCH_UNSENT,
-	BATCH_WAITING,				/* due at not_before (a retry, a token) */
-	BATCH_IN_FLIGHT,
+	BATCH_STARTED,				/* handed to the engine */
 	BATCH_SUCCEEDED,
 	BATCH_FAILED
 } BatchPhase;
@@ -249,12 +247,9 @@ typedef enum BatchPhase
 /* One request of an overlapped call. */
 typedef struct Batch
 {
+	VeltFlight	flight;			/* first: a flight is its batch; its cxt
+								 * holds the body, answer and rows */
 	BatchPhase	phase;
-	MemoryContext cxt;			/* its body, answer and rows */
-	VeltExchange ex;
-	VeltHttpRequest req;
-	TimestampTz not_before;		/* BATCH_WAITING: its next attempt */
-	TimestampTz token_since;	/* waiting for a rate-limit token since, or 0 */
 	VeltItemResult *results;	/* BATCH_SUCCEEDED: its rows */
 	int			nresults;
 } Batch;
@@ -270,186 +265,88 @@ typedef struct Overlap
 	int			next_new;		/* the next batch never started */
 	int			next_emit;		/* the next batch whose rows go to the sink */
 	int			first_failed;	/* lowest failed batch, or -1 */
-	int			slots;			/* velt.max_concurrency, at most the batches */
-	int			slot_batch[VELT_HTTP_MAX_SLOTS];	/* batch per slot, or -1 */
-	int			in_flight;
+	VeltResultSink sink;
+	void	   *sink_arg;
 } Overlap;
 
-/* Builds batch b's request body and exchange; it is due at once. */
-static void
-batch_begin(Overlap *o, int b)
+/* Plan: the next batch in input order, until one has failed. */
+static VeltFlight *
+overlap_next(void *arg)
 {
-	Batch	   *batch = &o->batches[b];
+	Overlap    *o = arg;
+	Batch	   *batch;
 	const VeltCall *call = o->call;
-	int			first = b * o->batch_size;
-	int			count = Min(o->batch_size, call->nitems - first);
+	int			first = o->next_new * o->batch_size;
+	int			count;
 	MemoryContext old;
 	const char *body;
 	size_t		body_len;
 
-	batch->cxt = AllocSetContextCreate(o->cxt, "velt request", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(batch->cxt);
+	if (o->first_failed >= 0 || o->next_new >= o->nbatches)
+		return NULL;
+	batch = &o->batches[o->next_new++];
+	count = Min(o->batch_size, call->nitems - first);
+	batch->flight.cxt = AllocSetContextCreate(o->cxt, "velt request", ALLOCSET_DEFAULT_SIZES);
+	batch->flight.max_retries = velt_max_retries;
+	batch->flight.owner = o;
+	old = MemoryContextSwitchTo(batch->flight.cxt);
 	body = request_body(velt_call_data(call, call->endpoint->items_key, first, count),
 						&body_len);
-	velt_exchange_prepare(&batch->ex, &batch->req, call->endpoint->path, body, body_len);
+	velt_exchange_prepare(&batch->flight.ex, &batch->flight.req, call->endpoint->path,
+						  body, body_len);
 	MemoryContextSwitchTo(old);
-	batch->phase = BATCH_WAITING;
-	batch->not_before = 0;
+	batch->phase = BATCH_STARTED;
+	return &batch->flight;
 }
 
-/* Records batch b as finished, its rows read, or failed. */
+/* Plan: a batch is done; its rows are read now, handed out in order later. */
 static void
-batch_finished(Overlap *o, int b)
+overlap_finished(void *arg, VeltFlight *flight)
 {
-	Batch	   *batch = &o->batches[b];
+	Overlap    *o = arg;
+	Batch	   *batch = (Batch *) flight;
+	int			b = batch - o->batches;
 	int			first = b * o->batch_size;
 	int			count = Min(o->batch_size, o->call->nitems - first);
 
-	batch->phase = read_item_results(o->call, &batch->ex, first, count,
+	if (flight->phase == VELT_FLIGHT_DROPPED)
+	{
+		batch->phase = BATCH_UNSENT;
+		return;
+	}
+	batch->phase = read_item_results(o->call, &flight->ex, first, count,
 									 &batch->results, &batch->nresults) ?
 		BATCH_SUCCEEDED : BATCH_FAILED;
 	if (batch->phase == BATCH_FAILED && (o->first_failed < 0 || b < o->first_failed))
 		o->first_failed = b;
 }
 
-/* What batch_start did. */
-typedef enum StartOutcome
+/* Plan: after a failure nothing new starts. */
+static bool
+overlap_halted(void *arg)
 {
-	START_SENT,					/* the slot is taken */
-	START_NO_TOKEN,				/* the rate limit has no token yet */
-	START_FAILED				/* no token within velt.timeout_ms */
-} StartOutcome;
-
-/*
- * Starts batch b's next attempt on slot, or, when the cluster's rate limit
- * has no token yet, makes it wait (or fails it past velt.timeout_ms).
- */
-static StartOutcome
-batch_start(Overlap *o, int b, int slot, TimestampTz now)
-{
-	Batch	   *batch = &o->batches[b];
-	long		token_ms = velt_ratelimit_try();
-
-	if (token_ms > 0)
-	{
-		if (batch->token_since == 0)
-			batch->token_since = now;
-		if ((now - batch->token_since) / 1000 + token_ms > velt_timeout_ms)
-		{
-			MemoryContext old = MemoryContextSwitchTo(batch->cxt);
-
-			velt_exchange_rate_limited(&batch->ex);
-			batch_finished(o, b);
-			MemoryContextSwitchTo(old);
-			return START_FAILED;
-		}
-		batch->not_before = TimestampTzPlusMilliseconds(now, token_ms);
-		return START_NO_TOKEN;
-	}
-	batch->token_since = 0;
-	batch->ex.attempts++;
-	velt_http_start(slot, &batch->req);
-	batch->phase = BATCH_IN_FLIGHT;
-	o->slot_batch[slot] = b;
-	o->in_flight++;
-	return START_SENT;
+	return ((Overlap *) arg)->first_failed >= 0;
 }
 
-/* The batch a free slot should take now (a due retry first), or -1. */
-static int
-next_due_batch(Overlap *o, TimestampTz now)
-{
-	int			b;
-
-	for (b = o->next_emit; b < o->next_new; b++)
-		if (o->batches[b].phase == BATCH_WAITING && o->batches[b].not_before <= now)
-			return b;
-	if (o->first_failed >= 0 || o->next_new >= o->nbatches)
-		return -1;
-	batch_begin(o, o->next_new);
-	return o->next_new++;
-}
-
-/* Gives every free slot a due batch, while the rate limit has tokens. */
+/* Plan: hands the rows of every batch whose predecessors are done to the sink. */
 static void
-fill_slots(Overlap *o, TimestampTz now)
+overlap_tick(void *arg)
 {
-	int			slot;
+	Overlap    *o = arg;
 
-	for (slot = 0; slot < o->slots; slot++)
-	{
-		StartOutcome outcome = START_FAILED;
-		int			b;
-
-		if (o->slot_batch[slot] >= 0)
-			continue;
-		while (outcome == START_FAILED && (b = next_due_batch(o, now)) >= 0)
-			outcome = batch_start(o, b, slot, now);
-		if (outcome != START_SENT)
-			return;
-	}
-}
-
-/*
- * Milliseconds until the next waiting batch is due (rounded up); -1 if
- * none waits or no slot is free for it (then only a transfer can finish
- * first).
- */
-static long
-next_wait_ms(Overlap *o, TimestampTz now)
-{
-	long		wait_ms = -1;
-	int			b;
-
-	if (o->in_flight >= o->slots)
-		return -1;
-	for (b = o->next_emit; b < o->next_new; b++)
-	{
-		Batch	   *batch = &o->batches[b];
-
-		if (batch->phase == BATCH_WAITING)
-		{
-			long		ms = Max((long) ((batch->not_before - now + 999) / 1000), 0L);
-
-			wait_ms = wait_ms < 0 ? ms : Min(wait_ms, ms);
-		}
-	}
-	return wait_ms;
-}
-
-/*
- * After a failure nothing new is sent: a batch still waiting for its
- * first attempt (a rate-limit token) is left unsent.
- */
-static void
-forget_unsent(Overlap *o)
-{
-	int			b;
-
-	if (o->first_failed < 0)
-		return;
-	for (b = o->next_emit; b < o->next_new; b++)
-		if (o->batches[b].phase == BATCH_WAITING && o->batches[b].ex.attempts == 0)
-			o->batches[b].phase = BATCH_UNSENT;
-}
-
-/* Hands the rows of every finished batch whose predecessors are done to sink. */
-static void
-emit_ready(Overlap *o, VeltResultSink sink, void *sink_arg)
-{
 	while (o->next_emit < o->next_new &&
 		   o->batches[o->next_emit].phase == BATCH_SUCCEEDED)
 	{
 		Batch	   *batch = &o->batches[o->next_emit];
-		MemoryContext old = MemoryContextSwitchTo(batch->cxt);
+		MemoryContext old = MemoryContextSwitchTo(batch->flight.cxt);
 		int			i;
 
 		for (i = 0; i < batch->nresults; i++)
-			sink(sink_arg, &batch->results[i]);
+			o->sink(o->sink_arg, &batch->results[i]);
 		MemoryContextSwitchTo(old);
 		/* releases the request's json-c objects and the parsed answer */
-		MemoryContextDelete(batch->cxt);
-		batch->cxt = NULL;
+		MemoryContextDelete(batch->flight.cxt);
+		batch->flight.cxt = NULL;
 		o->next_emit++;
 	}
 }
@@ -507,58 +404,12 @@ succeeded_text(Overlap *o)
 	return s.data;
 }
 
-/* Runs o's requests until every one started is finished. */
-static void
-drive_overlap(Overlap *o, VeltResultSink sink, void *sink_arg)
-{
-	for (;;)
-	{
-		VeltHttpResponse resp;
-		TimestampTz now = GetCurrentTimestamp();
-		long		wait_ms;
-		int			done;
-		int			b;
-		Batch	   *batch;
-		MemoryContext old;
-		long		delay_ms;
-
-		forget_unsent(o);
-		fill_slots(o, now);
-		emit_ready(o, sink, sink_arg);
-		wait_ms = next_wait_ms(o, now);
-		if (o->in_flight == 0 && wait_ms < 0)
-			return;
-		done = velt_http_wait(&resp, wait_ms);
-		if (done < 0)
-			continue;
-		b = o->slot_batch[done];
-		if (b < 0)
-			elog(ERROR, "velt: an HTTP answer arrived for no request of this call");
-		batch = &o->batches[b];
-		o->slot_batch[done] = -1;
-		o->in_flight--;
-		old = MemoryContextSwitchTo(batch->cxt);
-		/* the answer lives in the slot's buffer, which the next request reuses */
-		if (resp.body_len > 0)
-			resp.body = pnstrdup(resp.body, resp.body_len);
-		batch->ex.http = resp;
-		if (velt_exchange_after_attempt(&batch->ex, velt_max_retries, &delay_ms))
-			batch_finished(o, b);
-		else
-		{
-			batch->phase = BATCH_WAITING;
-			batch->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms);
-		}
-		MemoryContextSwitchTo(old);
-	}
-}
-
 /* Runs a call of nbatches requests, up to velt.max_concurrency at once. */
 static void
 run_overlapped(const VeltCall *call, int nbatches, VeltResultSink sink, void *sink_arg)
 {
 	Overlap		o;
-	int			slot;
+	VeltFlightPlan plan;
 
 	memset(&o, 0, sizeof(o));
 	o.call = call;
@@ -568,25 +419,21 @@ run_overlapped(const VeltCall *call, int nbatches, VeltResultSink sink, void *si
 	o.nbatches = nbatches;
 	o.batch_size = velt_batch_size;
 	o.first_failed = -1;
-	o.slots = Min(velt_max_concurrency, nbatches);
-	for (slot = 0; slot < VELT_HTTP_MAX_SLOTS; slot++)
-		o.slot_batch[slot] = -1;
+	o.sink = sink;
+	o.sink_arg = sink_arg;
 
-	PG_TRY();
-	{
-		drive_overlap(&o, sink, sink_arg);
-	}
-	PG_CATCH();
-	{
-		/* an ERROR anywhere in the loop: no transfer may stay attached */
-		velt_http_abort();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	memset(&plan, 0, sizeof(plan));
+	plan.arg = &o;
+	plan.slots = Min(velt_max_concurrency, nbatches);
+	plan.next = overlap_next;
+	plan.finished = overlap_finished;
+	plan.halted = overlap_halted;
+	plan.tick = overlap_tick;
+	velt_flights_run(&plan);
 
-	emit_ready(&o, sink, sink_arg);
+	overlap_tick(&o);
 	if (o.first_failed >= 0)
-		velt_raise_call_error(&o.batches[o.first_failed].ex, o.first_failed + 1,
+		velt_raise_call_error(&o.batches[o.first_failed].flight.ex, o.first_failed + 1,
 							  nbatches, succeeded_text(&o));
 	MemoryContextDelete(o.cxt);
 }
