@@ -42,14 +42,15 @@ SELECT velt_enqueue_add_user_groups('oxo', '[{"groupId": "g1"}]') > 0 AS enqueue
 SELECT * FROM drain();
 SELECT path, body->'data'->>'organizationId' AS org, body->'data'->>'documentId' AS doc,
 	   jsonb_array_length(COALESCE(body->'data'->'users', body->'data'->'organizationUserGroups')) AS items
-FROM standin_requests() ORDER BY seq;
+FROM standin_requests() ORDER BY 1, 2, 3;  -- (sent together: arrival order varies)
 
 -- velt.batch_size bounds each coalesced request
 SELECT standin_reset();
 SET velt.batch_size = 2;
 SELECT count(velt_enqueue_add_users('oxo', test_users('b' || i))) AS enqueued FROM generate_series(1, 5) AS i;
 SELECT * FROM drain();
-SELECT seq, jsonb_array_length(body->'data'->'users') AS users FROM standin_requests() ORDER BY seq;
+-- (the requests are in flight together: their order of arrival varies)
+SELECT jsonb_array_length(body->'data'->'users') AS users FROM standin_requests() ORDER BY 1 DESC;
 RESET velt.batch_size;
 
 -- order per ID: add, remove, add again within and across transactions
@@ -101,14 +102,39 @@ SELECT make_due();
 SELECT * FROM drain();
 SELECT seq, status, jsonb_array_length(body->'data'->'users') AS users FROM standin_requests() ORDER BY seq;
 
+-- requests in flight together: independent operations overlap, but two
+-- that touch one ID never do (each is answered 300 ms late here)
+SELECT standin_reset();
+SET velt.batch_size = 1;
+SELECT standin_fault('{"delay_ms": 300, "count": 5}');
+BEGIN;
+SELECT velt_enqueue_add_users('oxo', test_users('k1', 'k2', 'k3')) > 0 AS enqueued;
+SELECT velt_enqueue_delete_users('oxo', ARRAY['k1']) > 0 AS enqueued;
+SELECT velt_enqueue_add_users('oxo', test_users('k1')) > 0 AS enqueued;
+COMMIT;
+SELECT * FROM drain();
+WITH r AS (
+	SELECT seq, path, at, coalesce(body->'data'->'users'->0->>'userId', body->'data'->'userIds'->>0) AS id
+	FROM standin_requests())
+SELECT (SELECT string_agg(substring(path FROM '[a-z]+$'), ',' ORDER BY seq) FROM r WHERE id = 'k1') AS k1_in_order,
+	   (SELECT bool_and(b.at - a.at >= 0.3) FROM r a JOIN r b ON b.id = a.id AND b.seq > a.seq
+		WHERE a.id = 'k1') AS k1_never_overlapped,
+	   (SELECT max(at) FROM r WHERE id IN ('k2', 'k3')) <
+	   (SELECT min(at) FROM r WHERE id = 'k1' AND path LIKE '%delete') AS k2_k3_with_first_k1;
+SELECT standin_state()->'oxo'->'users' ? 'k1' AS k1_present;
+RESET velt.batch_size;
+
 -- 5xx and transport failures are retried too
 SELECT standin_reset();
 SELECT standin_fault('{"status": 503}');
 SELECT velt_enqueue_add_users('oxo', test_users('s1')) > 0 AS enqueued;
 SELECT * FROM drain();
 SELECT make_due();
-SELECT standin_fault('{"drop": true, "count": 2}');
+-- every attempt dropped (libcurl itself tries a dropped reused connection
+-- again, on another pooled one or a new one, as many times as it has them)
+SELECT standin_fault('{"drop": true, "count": 100}');
 SELECT * FROM drain();
+SELECT standin_reset();
 SELECT make_due();
 SELECT * FROM drain();
 SELECT count(*) AS pending FROM velt.outbox;

@@ -18,7 +18,6 @@
 #include "utils/memutils.h"
 
 #include "api.h"
-#include "flight.h"
 #include "jsonc_pg.h"
 #include "settings.h"
 
@@ -209,18 +208,38 @@ bool
 velt_send_items(const VeltCall *call, int first, int count, int max_retries,
 				VeltExchange *ex, VeltResultSink sink, void *sink_arg)
 {
+	velt_post_data(call->endpoint->path,
+				   velt_call_data(call, call->endpoint->items_key, first, count),
+				   max_retries, ex);
+	return velt_read_items(call, ex, first, count, sink, sink_arg);
+}
+
+bool
+velt_read_items(const VeltCall *call, VeltExchange *ex, int first, int count,
+				VeltResultSink sink, void *sink_arg)
+{
 	VeltItemResult *results;
 	int			n;
 	int			i;
 
-	velt_post_data(call->endpoint->path,
-				   velt_call_data(call, call->endpoint->items_key, first, count),
-				   max_retries, ex);
 	if (!read_item_results(call, ex, first, count, &results, &n))
 		return false;
 	for (i = 0; i < n; i++)
 		sink(sink_arg, &results[i]);
 	return true;
+}
+
+void
+velt_flight_prepare_items(VeltFlight *flight, const VeltCall *call, int first, int count)
+{
+	MemoryContext old = MemoryContextSwitchTo(flight->cxt);
+	const char *body;
+	size_t		body_len;
+
+	body = request_body(velt_call_data(call, call->endpoint->items_key, first, count),
+						&body_len);
+	velt_exchange_prepare(&flight->ex, &flight->req, call->endpoint->path, body, body_len);
+	MemoryContextSwitchTo(old);
 }
 
 /* ---------------------------------------------------------------------
@@ -275,26 +294,16 @@ overlap_next(void *arg)
 {
 	Overlap    *o = arg;
 	Batch	   *batch;
-	const VeltCall *call = o->call;
 	int			first = o->next_new * o->batch_size;
-	int			count;
-	MemoryContext old;
-	const char *body;
-	size_t		body_len;
 
 	if (o->first_failed >= 0 || o->next_new >= o->nbatches)
 		return NULL;
 	batch = &o->batches[o->next_new++];
-	count = Min(o->batch_size, call->nitems - first);
 	batch->flight.cxt = AllocSetContextCreate(o->cxt, "velt request", ALLOCSET_DEFAULT_SIZES);
 	batch->flight.max_retries = velt_max_retries;
 	batch->flight.owner = o;
-	old = MemoryContextSwitchTo(batch->flight.cxt);
-	body = request_body(velt_call_data(call, call->endpoint->items_key, first, count),
-						&body_len);
-	velt_exchange_prepare(&batch->flight.ex, &batch->flight.req, call->endpoint->path,
-						  body, body_len);
-	MemoryContextSwitchTo(old);
+	velt_flight_prepare_items(&batch->flight, o->call, first,
+							  Min(o->batch_size, o->call->nitems - first));
 	batch->phase = BATCH_STARTED;
 	return &batch->flight;
 }

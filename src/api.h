@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "exchange.h"
+#include "flight.h"
 #include "request.h"
 
 /* The outcome for one ID, as handed to a result sink. */
@@ -61,6 +62,23 @@ extern json_object *velt_items_in_error_details(const VeltEndpoint *ep,
 extern bool velt_send_items(const VeltCall *call, int first, int count,
 							int max_retries, VeltExchange *ex,
 							VeltResultSink sink, void *sink_arg);
+
+/*
+ * After the exchange of items [first, first + count) of a call finished:
+ * hands every ID's outcome to sink and returns true, or returns false with
+ * ex describing the failure (an answer not shaped as documented becomes
+ * VELT_ANSWER_MALFORMED) and raises nothing.
+ */
+extern bool velt_read_items(const VeltCall *call, VeltExchange *ex, int first,
+							int count, VeltResultSink sink, void *sink_arg);
+
+/*
+ * Prepares flight (flight.h) to send items [first, first + count) of call:
+ * the request body and the exchange, in flight->cxt, which the caller has
+ * made; velt_read_items reads its answer once it is finished.
+ */
+extern void velt_flight_prepare_items(VeltFlight *flight, const VeltCall *call,
+									  int first, int count);
 
 /*
  * Sends {"data": data} to one endpoint (with retries) and returns Velt's

@@ -13,7 +13,10 @@
  * Order: operations are taken in (commit sequence, id) order; an operation
  * may join an earlier request only if no request between them touches one
  * of its IDs, so operations on one ID reach Velt in commit order.  A
- * delete_all is a barrier.  Concurrent drains lock whole organizations
+ * delete_all is a barrier.  Requests that touch no common ID are in flight
+ * together (up to velt.max_concurrency, through flight.c); one that
+ * touches an ID of an earlier one starts once that one is done (see
+ * "Order of sending").  Concurrent drains lock whole organizations
  * (advisory locks), so they never reorder one organization's operations
  * and never send one operation twice.
  *
@@ -115,16 +118,47 @@ typedef struct Piece
 	int			count;
 } Piece;
 
+/* What a batch's sink needs to map an item back to its operation. */
+typedef struct BatchSink
+{
+	struct Drain *drain;
+	int		   *item_op;		/* operation of each item in the request */
+	int		   *item_pos;		/* its position in that operation */
+	int			delete_all_op;	/* for delete_all: the one operation */
+} BatchSink;
+
+/* Where a batch stands in the round's sending. */
+typedef enum BatchState
+{
+	BATCH_WAITING,				/* for earlier batches it depends on */
+	BATCH_READY,				/* queued to start */
+	BATCH_SENT,					/* handed to the engine */
+	BATCH_DONE,					/* delivered or rejected: releases the rest */
+	BATCH_HELD					/* to be retried, or skipped: holds its
+								 * dependents back */
+} BatchState;
+
 /* One request's worth of pieces, all with the same endpoint and fixed. */
 typedef struct Batch
 {
+	VeltFlight	flight;			/* first: a flight is its batch */
 	const VeltEndpoint *endpoint;
 	const char *fixed_key;
 	json_object *fixed;
+	List	   *shared;			/* fixed's values that name things (char *) */
 	List	   *pieces;
 	int			nitems;
 	bool		barrier;		/* delete_all: nothing may move across it */
 	HTAB	   *ids;
+
+	/* sending: see "Order of sending" */
+	BatchState	state;
+	int			serial;			/* position in the round, from 1 */
+	int			waiting_on;		/* batches it depends on, not yet done */
+	List	   *dependents;		/* Batch *: those that depend on it */
+	int			last_dependent; /* serial of the last one added */
+	VeltCall	call;			/* its request, while it is in flight */
+	BatchSink	sink;
 } Batch;
 
 /* One organization's batches, in the order they are sent. */
@@ -167,6 +201,21 @@ typedef struct Drain
 	HTAB	   *target_hash;
 	ResultRows	rows;
 	int			batch_size;
+
+	/* the one-entry cache of fixed_of: the last fixed data parsed */
+	const char *cached_fixed_key;
+	json_object *cached_fixed;
+	List	   *cached_shared;
+
+	/* sending */
+	Batch	  **ready;			/* queue of batches free to start */
+	int			ready_head;
+	int			ready_tail;
+	List	   *spent;			/* request contexts to delete */
+	const instr_time *start;
+	double		max_seconds;
+	bool		out_of_time;	/* a batch was skipped for want of time */
+	VeltDrainSummary *summary;
 } Drain;
 
 /* ---------------------------------------------------------------------
@@ -343,7 +392,7 @@ read_operation(OutboxOp *op, HeapTuple tuple, TupleDesc desc)
 		elog(ERROR, "velt.outbox operation " INT64_FORMAT " names unknown endpoint \"%s\"",
 			 op->id, endpoint_path);
 	op->target = SPI_getvalue(tuple, desc, Anum_take_target);
-	/* parsed once per request made (place_piece), not per operation */
+	/* parsed when a batch needs it (fixed_of), not per operation */
 	op->fixed_key = SPI_getvalue(tuple, desc, Anum_take_fixed);
 	ids = DatumGetArrayTypePCopy(SPI_getbinval(tuple, desc, Anum_take_ids, &isnull));
 	deconstruct_array(ids, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
@@ -440,16 +489,19 @@ take_operations(Drain *drain, int max_items)
  * Coalescing
  *
  * The round's operations, in commit order, are grouped by target; each
- * target's batches form a queue that is sent in order.  Each operation is
- * cut into pieces of at most batch_size items (one without items, such as
- * delete_all, is one empty piece).  A piece joins the latest batch of its
- * target with the same endpoint and fixed data if that batch has room for
- * it and neither it nor any batch after it touches one of the piece's IDs,
- * and no barrier (an operation without items) lies in between; otherwise
- * it starts a new batch at the end of the queue.  Joining an earlier batch
- * moves the piece ahead of the batches in between, which is safe because
- * none of them mentions its IDs: operations on one ID still reach Velt in
- * commit order, and no request names an ID twice.
+ * target's batches form a list in the order they were made.  Each
+ * operation is cut into pieces of at most batch_size items (one without
+ * items, such as delete_all, is one empty piece).  A piece and a batch
+ * conflict when one's IDs include an ID of the other, or a value the
+ * other's fixed data names (a shared key: a document, folder or group).
+ * A piece joins the latest batch of its target with the same endpoint and
+ * fixed data if that batch has room for it and neither it nor any batch
+ * after it conflicts with the piece, and no barrier (an operation without
+ * items) lies in between; otherwise it starts a new batch at the end of
+ * the list.  Joining an earlier batch moves the piece ahead of the batches
+ * in between, which is safe because none of them conflicts with it:
+ * operations on one ID still reach Velt in commit order, and no request
+ * names an ID twice.
  * ---------------------------------------------------------------------
  */
 
@@ -483,6 +535,18 @@ new_id_set(void)
 	return hash_create("velt batch ids", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
 
+/* Whether key is in the set ids (NULL: none). */
+static bool
+id_in_set(HTAB *ids, const char *id)
+{
+	char		key[VELT_ID_KEY_SIZE];
+
+	if (ids == NULL)
+		return false;
+	strlcpy(key, id, sizeof(key));
+	return hash_search(ids, key, HASH_FIND, NULL) != NULL;
+}
+
 /* Whether any of the piece's IDs is in the set ids (NULL: none). */
 static bool
 piece_touches(const Drain *drain, const Piece *piece, HTAB *ids)
@@ -490,15 +554,73 @@ piece_touches(const Drain *drain, const Piece *piece, HTAB *ids)
 	const OutboxOp *op = &drain->ops[piece->op];
 	int			i;
 
-	if (ids == NULL)
-		return false;
 	for (i = piece->first; i < piece->first + piece->count; i++)
-	{
-		char		key[VELT_ID_KEY_SIZE];
-
-		strlcpy(key, op->call.ids[i], sizeof(key));
-		if (hash_search(ids, key, HASH_FIND, NULL) != NULL)
+		if (id_in_set(ids, op->call.ids[i]))
 			return true;
+	return false;
+}
+
+/*
+ * The values of fixed data that name things: every string member but the
+ * organization (the target itself), such as a document, folder or group
+ * ID.  A request that names one in its fixed data uses it; one that has it
+ * among its IDs changes it.
+ */
+static List *
+shared_keys(json_object *fixed)
+{
+	List	   *keys = NIL;
+
+	json_object_object_foreach(fixed, member, value)
+	{
+		if (strcmp(member, "organizationId") != 0 &&
+			json_object_is_type(value, json_type_string))
+			keys = lappend(keys, pstrdup(json_object_get_string(value)));
+	}
+	return keys;
+}
+
+/*
+ * An operation's fixed data, parsed, and its shared keys.  Operations of a
+ * round mostly repeat the fixed data of the one before, so the last one
+ * parsed is kept.
+ */
+static json_object *
+fixed_of(Drain *drain, const OutboxOp *op, List **shared)
+{
+	if (drain->cached_fixed_key == NULL ||
+		strcmp(drain->cached_fixed_key, op->fixed_key) != 0)
+	{
+		drain->cached_fixed = parse_stored_json(op->fixed_key, op->id, "fixed");
+		drain->cached_shared = shared_keys(drain->cached_fixed);
+		drain->cached_fixed_key = op->fixed_key;
+	}
+	*shared = drain->cached_shared;
+	return drain->cached_fixed;
+}
+
+/*
+ * Whether a piece (whose operation's shared keys are op_shared) and a
+ * batch must keep their order: one changes what the other changes or uses.
+ */
+static bool
+piece_conflicts(const Drain *drain, const Piece *piece, List *op_shared,
+				const Batch *batch)
+{
+	const OutboxOp *op = &drain->ops[piece->op];
+	ListCell   *lc;
+	int			i;
+
+	if (piece_touches(drain, piece, batch->ids))
+		return true;
+	foreach(lc, op_shared)
+		if (id_in_set(batch->ids, lfirst(lc)))
+			return true;
+	foreach(lc, batch->shared)
+	{
+		for (i = piece->first; i < piece->first + piece->count; i++)
+			if (strcmp(op->call.ids[i], lfirst(lc)) == 0)
+				return true;
 	}
 	return false;
 }
@@ -532,6 +654,8 @@ static void
 place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 {
 	OutboxOp   *op = &drain->ops[piece->op];
+	List	   *op_shared;
+	json_object *fixed = fixed_of(drain, op, &op_shared);
 	Batch	   *batch;
 	int			i;
 
@@ -547,14 +671,14 @@ place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 				strcmp(candidate->fixed_key, op->fixed_key) == 0)
 			{
 				if (candidate->nitems + piece->count <= drain->batch_size &&
-					!piece_touches(drain, piece, candidate->ids))
+					!piece_conflicts(drain, piece, op_shared, candidate))
 				{
 					batch_add_piece(drain, candidate, piece);
 					return;
 				}
 				break;
 			}
-			if (piece_touches(drain, piece, candidate->ids))
+			if (piece_conflicts(drain, piece, op_shared, candidate))
 				break;
 		}
 	}
@@ -562,7 +686,8 @@ place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 	batch = palloc0(sizeof(Batch));
 	batch->endpoint = op->call.endpoint;
 	batch->fixed_key = op->fixed_key;
-	batch->fixed = parse_stored_json(op->fixed_key, op->id, "fixed");
+	batch->fixed = fixed;
+	batch->shared = op_shared;
 	batch->barrier = !velt_call_has_items(&op->call);
 	batch->ids = new_id_set();
 	batch_add_piece(drain, batch, piece);
@@ -612,15 +737,6 @@ coalesce(Drain *drain)
  * Sending
  * ---------------------------------------------------------------------
  */
-
-/* What a batch's sink needs to map an item back to its operation. */
-typedef struct BatchSink
-{
-	Drain	   *drain;
-	int		   *item_op;		/* operation of each item in the request */
-	int		   *item_pos;		/* its position in that operation */
-	int			delete_all_op;	/* for delete_all: the one operation */
-} BatchSink;
 
 /* Result sink of a batch: records one ID's answer for its operation. */
 static void
@@ -754,41 +870,6 @@ note_success(Drain *drain, const Batch *batch, const VeltExchange *ex)
 	return complete;
 }
 
-/*
- * Sends one batch, in a memory context of its own.  Returns false when it
- * failed in a way that will be retried: later batches of the organization
- * must then wait, or they could overtake it.
- */
-static bool
-send_batch(Drain *drain, Batch *batch, VeltDrainSummary *summary)
-{
-	MemoryContext request_cxt = AllocSetContextCreate(CurrentMemoryContext,
-													  "velt outbox request",
-													  ALLOCSET_DEFAULT_SIZES);
-	MemoryContext outer = MemoryContextSwitchTo(request_cxt);
-	VeltCall	call;
-	BatchSink	sink;
-	VeltExchange ex;
-	ListCell   *lc;
-	bool		go_on;
-
-	batch_request(drain, batch, &call, &sink);
-	foreach(lc, batch->pieces)
-		drain->ops[((Piece *) lfirst(lc))->op].started = true;
-	summary->requests++;
-	if (velt_send_items(&call, 0, call.nitems, 0, &ex, record_result, &sink))
-		go_on = note_success(drain, batch, &ex);
-	else
-	{
-		note_failure(drain, batch, &ex);
-		go_on = !velt_worth_retrying(&ex, VELT_RETRY_LATER);
-	}
-	MemoryContextSwitchTo(outer);
-	/* the per-ID rows and failure texts were copied into the round's context */
-	MemoryContextDelete(request_cxt);
-	return go_on;
-}
-
 /* Whether the batch carries a piece of an operation already under way. */
 static bool
 batch_finishes_started_op(const Drain *drain, const Batch *batch)
@@ -814,43 +895,273 @@ seconds_since(const instr_time *start)
 	return INSTR_TIME_GET_DOUBLE(now);
 }
 
-/*
- * Sends one organization's batches in order.  A batch that failed in a
- * way that will be retried holds back the rest.  Returns true if time ran
- * out on the way.
+/* ---------------------------------------------------------------------
+ * Order of sending
+ *
+ * A batch depends on every earlier batch of its target it conflicts with
+ * (and a barrier on every batch around it).  Batches start as soon as
+ * every batch they depend on is done, up to velt.max_concurrency in flight
+ * across all targets: requests that conflict are never in flight together,
+ * and each ID's operations reach Velt in commit order.  A batch is done
+ * once delivered or rejected for good; one that will be retried, or was
+ * skipped when time ran out, holds back what depends on it, directly or
+ * not, and nothing else.
+ *
+ * The dependencies are found in one pass per target: for each key (an ID
+ * or a shared key), the last batch that had it among its IDs (changed it)
+ * and the batches since that named it in fixed data (used it).  A batch
+ * that changes a key depends on both; one that uses it, on the last to
+ * change it.
+ * ---------------------------------------------------------------------
  */
-static bool
-send_target(Drain *drain, const OutboxTarget *target, const instr_time *start,
-			double max_seconds, VeltDrainSummary *summary)
-{
-	ListCell   *bc;
-	bool		blocked = false;
-	bool		out_of_time = false;
 
+/* A key's last change and uses, while a target's batches are ordered. */
+typedef struct KeyUse
+{
+	char		key[VELT_ID_KEY_SIZE];
+	Batch	   *changed_by;
+	List	   *used_by;		/* Batch *, since changed_by */
+} KeyUse;
+
+/* Records that later must wait for earlier (once; never for itself). */
+static void
+add_dependency(Batch *later, Batch *earlier)
+{
+	if (earlier == NULL || earlier == later || earlier->last_dependent == later->serial)
+		return;
+	earlier->last_dependent = later->serial;
+	earlier->dependents = lappend(earlier->dependents, later);
+	later->waiting_on++;
+}
+
+/* The entry of key in uses, made on first sight. */
+static KeyUse *
+key_use(HTAB *uses, const char *key)
+{
+	char		k[VELT_ID_KEY_SIZE];
+	bool		found;
+	KeyUse	   *use;
+
+	strlcpy(k, key, sizeof(k));
+	use = hash_search(uses, k, HASH_ENTER, &found);
+	if (!found)
+	{
+		use->changed_by = NULL;
+		use->used_by = NIL;
+	}
+	return use;
+}
+
+/* Adds batch's dependencies on the earlier batches recorded in uses. */
+static void
+depend_on_keys(HTAB *uses, Batch *batch)
+{
+	HASH_SEQ_STATUS seq;
+	IdKey	   *id;
+	ListCell   *lc;
+
+	foreach(lc, batch->shared)
+	{
+		KeyUse	   *use = key_use(uses, lfirst(lc));
+
+		add_dependency(batch, use->changed_by);
+		use->used_by = lappend(use->used_by, batch);
+	}
+	hash_seq_init(&seq, batch->ids);
+	while ((id = hash_seq_search(&seq)) != NULL)
+	{
+		KeyUse	   *use = key_use(uses, id->id);
+		ListCell   *uc;
+
+		add_dependency(batch, use->changed_by);
+		foreach(uc, use->used_by)
+			add_dependency(batch, lfirst(uc));
+		use->changed_by = batch;
+		use->used_by = NIL;
+	}
+}
+
+/* Finds the dependencies among one target's batches. */
+static void
+order_target(OutboxTarget *target, int *serial)
+{
+	HASHCTL		ctl;
+	HTAB	   *uses;
+	Batch	   *barrier = NULL;
+	List	   *since_barrier = NIL;
+	ListCell   *bc;
+
+	ctl.keysize = VELT_ID_KEY_SIZE;
+	ctl.entrysize = sizeof(KeyUse);
+	ctl.hcxt = CurrentMemoryContext;
+	uses = hash_create("velt key uses", 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	foreach(bc, target->batches)
 	{
 		Batch	   *batch = lfirst(bc);
 
-		if (seconds_since(start) >= max_seconds)
+		batch->serial = ++(*serial);
+		add_dependency(batch, barrier);
+		if (batch->barrier)
 		{
-			/*
-			 * Out of time: send only what finishes operations already under
-			 * way, and nothing once a batch has been held back (it must not
-			 * be overtaken).  An operation cut short stays pending whole and
-			 * is sent again.
-			 */
-			out_of_time = true;
-			if (blocked || !batch_finishes_started_op(drain, batch))
+			ListCell   *lc;
+
+			foreach(lc, since_barrier)
+				add_dependency(batch, lfirst(lc));
+			barrier = batch;
+			since_barrier = NIL;
+			continue;
+		}
+		depend_on_keys(uses, batch);
+		since_barrier = lappend(since_barrier, batch);
+	}
+	hash_destroy(uses);
+}
+
+/* Finds every batch's dependencies and queues those that depend on none. */
+static void
+order_batches(Drain *drain)
+{
+	ListCell   *tc;
+	int			serial = 0;
+
+	foreach(tc, drain->targets)
+		order_target(lfirst(tc), &serial);
+	drain->ready = palloc(sizeof(Batch *) * Max(serial, 1));
+	drain->ready_head = drain->ready_tail = 0;
+	foreach(tc, drain->targets)
+	{
+		ListCell   *bc;
+
+		foreach(bc, ((OutboxTarget *) lfirst(tc))->batches)
+		{
+			Batch	   *batch = lfirst(bc);
+
+			batch->state = batch->waiting_on == 0 ? BATCH_READY : BATCH_WAITING;
+			if (batch->state == BATCH_READY)
+				drain->ready[drain->ready_tail++] = batch;
+		}
+	}
+}
+
+/* A batch is done: those waiting only for it become ready. */
+static void
+release_dependents(Drain *drain, Batch *batch)
+{
+	ListCell   *lc;
+
+	batch->state = BATCH_DONE;
+	foreach(lc, batch->dependents)
+	{
+		Batch	   *later = lfirst(lc);
+
+		if (--later->waiting_on == 0 && later->state == BATCH_WAITING)
+		{
+			later->state = BATCH_READY;
+			drain->ready[drain->ready_tail++] = later;
+		}
+	}
+}
+
+/*
+ * Plan: the next ready batch, its request built in a context of its own.
+ * Once time is out only what finishes operations under way starts; the
+ * rest is skipped (and holds back what depends on it).
+ */
+static VeltFlight *
+drain_next(void *arg)
+{
+	Drain	   *drain = arg;
+
+	while (drain->ready_head < drain->ready_tail)
+	{
+		Batch	   *batch = drain->ready[drain->ready_head++];
+		MemoryContext old;
+		ListCell   *lc;
+
+		if (seconds_since(drain->start) >= drain->max_seconds)
+		{
+			drain->out_of_time = true;
+			if (!batch_finishes_started_op(drain, batch))
 			{
-				/* nothing after a skipped batch may overtake it */
-				blocked = true;
+				batch->state = BATCH_HELD;
 				continue;
 			}
 		}
-		if (!blocked && !send_batch(drain, batch, summary))
-			blocked = true;		/* the rest waits for the retry */
+		batch->flight.cxt = AllocSetContextCreate(drain->cxt, "velt outbox request",
+												  ALLOCSET_DEFAULT_SIZES);
+		batch->flight.max_retries = 0;	/* the outbox retries later */
+		batch->flight.owner = drain;
+		old = MemoryContextSwitchTo(batch->flight.cxt);
+		batch_request(drain, batch, &batch->call, &batch->sink);
+		MemoryContextSwitchTo(old);
+		velt_flight_prepare_items(&batch->flight, &batch->call, 0, batch->call.nitems);
+		foreach(lc, batch->pieces)
+			drain->ops[((Piece *) lfirst(lc))->op].started = true;
+		batch->state = BATCH_SENT;
+		drain->summary->requests++;
+		return &batch->flight;
 	}
-	return out_of_time;
+	return NULL;
+}
+
+/*
+ * Plan: a batch's request is finished.  Delivered or rejected releases
+ * what depends on it; to be retried holds it back.
+ */
+static void
+drain_finished(void *arg, VeltFlight *flight)
+{
+	Drain	   *drain = arg;
+	Batch	   *batch = (Batch *) flight;
+	VeltExchange *ex = &flight->ex;
+	MemoryContext old;
+	bool		done;
+
+	if (velt_read_items(&batch->call, ex, 0, batch->call.nitems, record_result, &batch->sink))
+		done = note_success(drain, batch, ex);
+	else
+	{
+		note_failure(drain, batch, ex);
+		done = !velt_worth_retrying(ex, VELT_RETRY_LATER);
+	}
+	if (done)
+		release_dependents(drain, batch);
+	else
+		batch->state = BATCH_HELD;
+	/* the per-ID rows and failure texts were copied into the round's context */
+	old = MemoryContextSwitchTo(drain->cxt);
+	drain->spent = lappend(drain->spent, flight->cxt);
+	MemoryContextSwitchTo(old);
+}
+
+/* Plan: frees the contexts of finished requests. */
+static void
+drain_tick(void *arg)
+{
+	Drain	   *drain = arg;
+	ListCell   *lc;
+
+	foreach(lc, drain->spent)
+		MemoryContextDelete(lfirst(lc));
+	list_free(drain->spent);
+	drain->spent = NIL;
+}
+
+/* Sends the round's batches, in order and overlapped (see above). */
+static void
+send_round(Drain *drain)
+{
+	VeltFlightPlan plan;
+
+	order_batches(drain);
+	memset(&plan, 0, sizeof(plan));
+	plan.arg = drain;
+	plan.slots = velt_max_concurrency;
+	plan.next = drain_next;
+	plan.finished = drain_finished;
+	plan.tick = drain_tick;
+	velt_flights_run(&plan);
+	drain_tick(drain);
 }
 
 /* ---------------------------------------------------------------------
@@ -861,7 +1172,8 @@ send_target(Drain *drain, const OutboxTarget *target, const instr_time *start,
 /* What settling makes of one operation. */
 typedef enum OpFate
 {
-	FATE_UNTOUCHED,				/* not sent: stays as it is */
+	FATE_UNTOUCHED,				/* not finished: stays, less what Velt
+								 * answered */
 	FATE_DELIVERED,				/* deleted from velt.outbox */
 	FATE_RETRY,					/* stays pending, tried again after wait_ms */
 	FATE_REJECTED,				/* final: Velt refused it */
@@ -1103,7 +1415,12 @@ persist_fates(Drain *drain, const OpVerdict *verdicts, const SettleCounts *count
 		OpFate		fate = verdicts[i].fate;
 
 		if (fate == FATE_UNTOUCHED)
+		{
+			/* cut short: what Velt answered must not be sent again */
+			if (op->started)
+				drop_answered_items(op);
 			continue;
+		}
 		if (fate == FATE_DELIVERED)
 		{
 			accumArrayResult(done, Int64GetDatum(op->id), false, INT8OID, cxt);
@@ -1205,8 +1522,7 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 	while (taken < max_items)
 	{
 		Drain		drain;
-		ListCell   *tc;
-		bool		out_of_time = false;
+		bool		out_of_time;
 		int			round_items;
 
 		MemoryContextSwitchTo(round_cxt);
@@ -1219,11 +1535,11 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 		}
 		taken += round_items;
 		coalesce(&drain);
-		foreach(tc, drain.targets)
-		{
-			if (send_target(&drain, lfirst(tc), &start, max_seconds, summary))
-				out_of_time = true;
-		}
+		drain.start = &start;
+		drain.max_seconds = max_seconds;
+		drain.summary = summary;
+		send_round(&drain);
+		out_of_time = drain.out_of_time;
 		settle(&drain, summary);
 		MemoryContextSwitchTo(caller);
 		MemoryContextReset(round_cxt);
