@@ -59,12 +59,8 @@ velt_call_data(const VeltCall *call, const char *items_key, int first, int count
 	return data;
 }
 
-/*
- * The body of a request: {"data": data} as JSON text, owned by
- * CurrentMemoryContext (through the json-c object that holds it).
- */
-static const char *
-request_body(json_object *data, size_t *len)
+const char *
+velt_request_text(json_object *data, size_t *len)
 {
 	json_object *root = velt_jsonc_owned(checked(json_object_new_object()));
 
@@ -77,7 +73,7 @@ velt_post_data(const char *endpoint_path, json_object *data, int max_retries,
 			   VeltExchange *ex)
 {
 	size_t		body_len;
-	const char *body_text = request_body(data, &body_len);
+	const char *body_text = velt_request_text(data, &body_len);
 
 	velt_exchange(endpoint_path, body_text, body_len, max_retries, ex);
 }
@@ -236,7 +232,7 @@ velt_flight_prepare_items(VeltFlight *flight, const VeltCall *call, int first, i
 	const char *body;
 	size_t		body_len;
 
-	body = request_body(velt_call_data(call, call->endpoint->items_key, first, count),
+	body = velt_request_text(velt_call_data(call, call->endpoint->items_key, first, count),
 						&body_len);
 	velt_exchange_prepare(&flight->ex, &flight->req, call->endpoint->path, body, body_len);
 	MemoryContextSwitchTo(old);

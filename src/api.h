@@ -40,6 +40,12 @@ typedef void (*VeltResultSink) (void *arg, const VeltItemResult *result);
 extern json_object *velt_call_data(const VeltCall *call, const char *items_key,
 								   int first, int count);
 
+/*
+ * The body of a request: {"data": data} as JSON text, owned by
+ * CurrentMemoryContext (through the json-c object that holds it).
+ */
+extern const char *velt_request_text(json_object *data, size_t *len);
+
 /* Sends {"data": data} to the endpoint path (see velt_exchange). */
 extern void velt_post_data(const char *endpoint_path, json_object *data,
 						   int max_retries, VeltExchange *ex);

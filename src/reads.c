@@ -7,7 +7,8 @@
  * Each returned object becomes a row: one typed column per field the
  * endpoint's catalog row names (converted to the SQL column's type), then
  * the whole object as jsonb.  Pages are requested until Velt returns no
- * page token or max_items rows have been produced.
+ * page token or max_items rows have been produced; the slices of a long
+ * ID filter are read concurrently (see "Slices in flight").
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +24,7 @@
 #include "utils/memutils.h"
 
 #include "api.h"
+#include "flight.h"
 #include "jsonc_pg.h"
 #include "reads.h"
 #include "settings.h"
@@ -101,20 +103,18 @@ raise_malformed(VeltExchange *ex, const char *reason)
 }
 
 /*
- * Sends one page request.  Returns Velt's result object (NULL for the
- * partial-failure answer below, which has no page token) and sets *rows to
- * its data.  v2 documents answer a request naming an unknown ID with HTTP
- * 500 INTERNAL and the found records (plus not-found items) in
+ * Reads a finished page request.  Returns Velt's result object (NULL for
+ * the partial-failure answer below, which has no page token) and sets
+ * *rows to its data.  v2 documents answer a request naming an unknown ID
+ * with HTTP 500 INTERNAL and the found records (plus not-found items) in
  * error.details: the records are the rows, the misses are left out, as v1
  * leaves them out.
  */
 static json_object *
-read_page(const VeltEndpoint *ep, json_object *data, VeltExchange *ex, json_object **rows)
+read_page(const VeltEndpoint *ep, VeltExchange *ex, json_object **rows)
 {
-	json_object *details;
+	json_object *details = velt_items_in_error_details(ep, ex, json_type_array);
 
-	velt_post_data(ep->path, data, velt_max_retries, ex);
-	details = velt_items_in_error_details(ep, ex, json_type_array);
 	if (details)
 	{
 		json_object *found = velt_jsonc_owned(json_object_new_array());
@@ -143,73 +143,207 @@ read_page(const VeltEndpoint *ep, json_object *data, VeltExchange *ex, json_obje
 	return ex->envelope.result;
 }
 
-/* Reads every page for one slice of the ID filter; returns rows produced. */
-static int
-read_pages(const VeltCall *call, ReturnSetInfo *rsinfo, int first, int count,
-		   int budget)
+/* ---------------------------------------------------------------------
+ * Slices in flight
+ *
+ * An ID filter longer than the endpoint's limit is cut into slices of
+ * max_filter_ids IDs (a read without a filter is one slice).  Up to
+ * velt.max_concurrency slices are read at once through flight.c; the
+ * pages of one slice are requested one after the other (each needs the
+ * token of the one before).  Answered pages wait until every earlier
+ * slice is done, so the rows keep the order of the filter and max_items
+ * counts them in that order; once max_items rows are out no new request
+ * starts (a later slice may already have been asked for a page).
+ * ---------------------------------------------------------------------
+ */
+
+/* An answered page whose rows wait for their turn. */
+typedef struct HeldPage
 {
-	const VeltEndpoint *ep = call->endpoint;
-	MemoryContext page_cxt = AllocSetContextCreate(CurrentMemoryContext, "velt page",
-												   ALLOCSET_DEFAULT_SIZES);
-	char	   *token = NULL;
-	int			produced = 0;
-	int			pages;
+	MemoryContext cxt;			/* the page's request and answer */
+	json_object *rows;			/* NULL: none */
+	VeltExchange ex;			/* for the DETAIL of a row that cannot be kept */
+} HeldPage;
 
-	for (pages = 0; pages < VELT_MAX_PAGES; pages++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(page_cxt);
-		json_object *data = velt_call_data(call, ep->filter_key, first, count);
-		json_object *result;
-		json_object *rows;
-		json_object *next = NULL;
-		VeltExchange ex;
-		size_t		i;
-		char	   *next_token = NULL;
+/* One slice of the ID filter and its pages so far. */
+typedef struct Slice
+{
+	VeltFlight	flight;			/* first: its page in flight */
+	int			first;			/* its IDs in the call */
+	int			count;
+	int			pages;			/* requested */
+	char	   *token;			/* for the next page; NULL before the first */
+	int			rows;			/* answered so far */
+	bool		started;
+	bool		in_flight;
+	bool		finished;		/* no further page */
+	List	   *held;			/* HeldPage *, oldest first */
+} Slice;
 
-		if (token)
-			json_object_object_add(data, "pageToken", json_object_new_string(token));
+/* A filtered read in progress. */
+typedef struct Reading
+{
+	const VeltCall *call;
+	ReturnSetInfo *rsinfo;
+	MemoryContext cxt;			/* the slices, tokens and held pages */
+	Slice	   *slices;
+	int			nslices;
+	int			next_new;		/* the next slice never started */
+	int			next_emit;		/* the slice whose rows go out next */
+	int			emitted;		/* rows out so far */
+	List	   *spent;			/* page contexts to delete */
+} Reading;
 
-		result = read_page(ep, data, &ex, &rows);
-		/* read_page gives no rows for a JSON null */
-		if (rows && !json_object_is_type(rows, json_type_array))
-			raise_malformed(&ex, "\"result.data\" is not an array");
-		for (i = 0; rows && i < json_object_array_length(rows); i++)
-		{
-			json_object *object = json_object_array_get_idx(rows, i);
+/* Whether max_items rows are out. */
+static bool
+reading_full(const Reading *r)
+{
+	return r->call->max_items > 0 && r->emitted >= r->call->max_items;
+}
 
-			if (!json_object_is_type(object, json_type_object))
-				raise_malformed(&ex, psprintf("item %zu of \"result.data\" is not an object", i));
-			if (!put_row(rsinfo, ep, object))
-				raise_malformed(&ex, psprintf("item %zu of \"result.data\" contains a NUL character", i));
-			produced++;
-			if (budget > 0 && produced >= budget)
-				break;
-		}
+/* Builds the request for slice s's next page in a context of its own. */
+static VeltFlight *
+start_page(Reading *r, Slice *s)
+{
+	const VeltEndpoint *ep = r->call->endpoint;
+	MemoryContext old;
+	json_object *data;
+	const char *body;
+	size_t		body_len;
 
-		if (result != NULL && (budget <= 0 || produced < budget) &&
-			json_object_object_get_ex(result, ep->page_token_key, &next) &&
-			json_object_is_type(next, json_type_string) &&
-			json_object_get_string_len(next) > 0)
-		{
-			if (token && strcmp(token, json_object_get_string(next)) == 0)
-				raise_malformed(&ex, "it repeats the previous page token");
-			next_token = MemoryContextStrdup(page_cxt->parent, json_object_get_string(next));
-		}
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(page_cxt);
-		if (next_token == NULL)
-			break;
-		if (token)
-			pfree(token);
-		token = next_token;
-	}
-	if (pages >= VELT_MAX_PAGES)
+	if (s->pages >= VELT_MAX_PAGES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s stopped after %d pages", ep->sql_name, VELT_MAX_PAGES),
 				 errhint("Pass max_items, or a larger pageSize in options.")));
-	MemoryContextDelete(page_cxt);
-	return produced;
+	s->flight.cxt = AllocSetContextCreate(r->cxt, "velt page", ALLOCSET_DEFAULT_SIZES);
+	s->flight.max_retries = velt_max_retries;
+	s->flight.owner = r;
+	old = MemoryContextSwitchTo(s->flight.cxt);
+	data = velt_call_data(r->call, ep->filter_key, s->first, s->count);
+	if (s->token)
+		json_object_object_add(data, "pageToken", json_object_new_string(s->token));
+	body = velt_request_text(data, &body_len);
+	velt_exchange_prepare(&s->flight.ex, &s->flight.req, ep->path, body, body_len);
+	MemoryContextSwitchTo(old);
+	s->pages++;
+	s->started = true;
+	s->in_flight = true;
+	return &s->flight;
+}
+
+/* Plan: the next page of a started slice first, else a new slice. */
+static VeltFlight *
+reading_next(void *arg)
+{
+	Reading    *r = arg;
+	int			i;
+
+	if (reading_full(r))
+		return NULL;
+	for (i = r->next_emit; i < r->next_new; i++)
+	{
+		Slice	   *s = &r->slices[i];
+
+		if (!s->in_flight && !s->finished)
+			return start_page(r, s);
+	}
+	if (r->next_new < r->nslices)
+		return start_page(r, &r->slices[r->next_new++]);
+	return NULL;
+}
+
+/*
+ * Plan: a page is answered.  Its rows are checked and held for their
+ * turn; its page token, if any, asks for the next page.
+ */
+static void
+reading_finished(void *arg, VeltFlight *flight)
+{
+	Reading    *r = arg;
+	Slice	   *s = (Slice *) flight;
+	const VeltEndpoint *ep = r->call->endpoint;
+	HeldPage   *page = palloc(sizeof(HeldPage));
+	json_object *result = read_page(ep, &flight->ex, &page->rows);
+	json_object *next = NULL;
+	int			budget = r->call->max_items > 0 ? r->call->max_items - r->emitted : 0;
+	MemoryContext old;
+	size_t		i;
+
+	page->cxt = flight->cxt;
+	page->ex = flight->ex;
+	if (page->rows && !json_object_is_type(page->rows, json_type_array))
+		raise_malformed(&page->ex, "\"result.data\" is not an array");
+	for (i = 0; page->rows && i < json_object_array_length(page->rows); i++)
+		if (!json_object_is_type(json_object_array_get_idx(page->rows, i), json_type_object))
+			raise_malformed(&page->ex, psprintf("item %zu of \"result.data\" is not an object", i));
+	s->rows += page->rows ? (int) json_object_array_length(page->rows) : 0;
+	s->in_flight = false;
+	s->finished = true;
+	if (result != NULL && (budget <= 0 || s->rows < budget) &&
+		json_object_object_get_ex(result, ep->page_token_key, &next) &&
+		json_object_is_type(next, json_type_string) &&
+		json_object_get_string_len(next) > 0)
+	{
+		if (s->token && strcmp(s->token, json_object_get_string(next)) == 0)
+			raise_malformed(&page->ex, "it repeats the previous page token");
+		s->token = MemoryContextStrdup(r->cxt, json_object_get_string(next));
+		s->finished = false;
+	}
+	old = MemoryContextSwitchTo(r->cxt);
+	s->held = lappend(s->held, page);
+	MemoryContextSwitchTo(old);
+}
+
+/* Puts a held page's rows into the result, up to max_items. */
+static void
+emit_page(Reading *r, HeldPage *page)
+{
+	MemoryContext old = MemoryContextSwitchTo(page->cxt);
+	size_t		i;
+
+	for (i = 0; page->rows && i < json_object_array_length(page->rows) && !reading_full(r); i++)
+	{
+		if (!put_row(r->rsinfo, r->call->endpoint, json_object_array_get_idx(page->rows, i)))
+			raise_malformed(&page->ex, psprintf("item %zu of \"result.data\" contains a NUL character", i));
+		r->emitted++;
+	}
+	MemoryContextSwitchTo(old);
+	r->spent = lappend(r->spent, page->cxt);
+}
+
+/* Plan: rows out in order, slice after slice; spent pages freed. */
+static void
+reading_tick(void *arg)
+{
+	Reading    *r = arg;
+	ListCell   *lc;
+
+	while (r->next_emit < r->next_new)
+	{
+		Slice	   *s = &r->slices[r->next_emit];
+		MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+		foreach(lc, s->held)
+			emit_page(r, lfirst(lc));
+		MemoryContextSwitchTo(old);
+		list_free(s->held);
+		s->held = NIL;
+		if (!s->finished && !reading_full(r))
+			break;
+		r->next_emit++;
+	}
+	foreach(lc, r->spent)
+		MemoryContextDelete(lfirst(lc));
+	list_free(r->spent);
+	r->spent = NIL;
+}
+
+/* Plan: once max_items rows are out nothing new starts. */
+static bool
+reading_halted(void *arg)
+{
+	return reading_full((Reading *) arg);
 }
 
 Datum
@@ -217,27 +351,35 @@ velt_read_endpoint(FunctionCallInfo fcinfo, const VeltEndpoint *ep)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	VeltCall	call;
-	int			produced = 0;
+	Reading		r;
+	VeltFlightPlan plan;
+	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
 	velt_call_from_args(fcinfo, ep, &call);
 	velt_require_credentials();
 
-	if (call.nitems == 0)
-		(void) read_pages(&call, rsinfo, 0, 0, call.max_items);
-	else
+	memset(&r, 0, sizeof(r));
+	r.call = &call;
+	r.rsinfo = rsinfo;
+	r.cxt = AllocSetContextCreate(CurrentMemoryContext, "velt read", ALLOCSET_DEFAULT_SIZES);
+	r.nslices = call.nitems == 0 ? 1 : (call.nitems + ep->max_filter_ids - 1) / ep->max_filter_ids;
+	r.slices = MemoryContextAllocZero(r.cxt, sizeof(Slice) * r.nslices);
+	for (i = 0; i < r.nslices; i++)
 	{
-		int			first;
-
-		for (first = 0; first < call.nitems; first += ep->max_filter_ids)
-		{
-			int			budget = call.max_items ? call.max_items - produced : 0;
-
-			produced += read_pages(&call, rsinfo, first,
-								   Min(ep->max_filter_ids, call.nitems - first), budget);
-			if (call.max_items && produced >= call.max_items)
-				break;
-		}
+		r.slices[i].first = i * ep->max_filter_ids;
+		r.slices[i].count = Min(ep->max_filter_ids, call.nitems - r.slices[i].first);
 	}
+
+	memset(&plan, 0, sizeof(plan));
+	plan.arg = &r;
+	plan.slots = Min(velt_max_concurrency, r.nslices);
+	plan.next = reading_next;
+	plan.finished = reading_finished;
+	plan.halted = reading_halted;
+	plan.tick = reading_tick;
+	velt_flights_run(&plan);
+	reading_tick(&r);
+	MemoryContextDelete(r.cxt);
 	return (Datum) 0;
 }
