@@ -23,6 +23,7 @@ velt_build_install || exit 1
 velt_start_standin || exit 1
 velt_start_blackhole || exit 1
 velt_start_tls_standin || exit 1
+velt_start_h2_front || exit 1
 velt_create_private_cluster "$name" "$port" || exit 1
 pg_ctlcluster "$VELT_PG_VERSION" "$name" start || exit 1
 env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY PGPORT="$port" PGUSER=postgres PGHOST=/var/run/postgresql \

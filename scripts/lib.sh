@@ -23,7 +23,7 @@ VELT_OPENAPI=${VELT_OPENAPI:-$VELT_ROOT/test/standin/openapi_requests.json}
 VELT_PACKAGES="make gcc pkg-config curl ca-certificates procps postgresql-common
 postgresql-$VELT_PG_VERSION postgresql-server-dev-$VELT_PG_VERSION
 libcurl4-openssl-dev libjson-c-dev python3 python3-jsonschema
-postgresql-$VELT_PG_VERSION-cron openssl"
+postgresql-$VELT_PG_VERSION-cron openssl nghttp2-proxy"
 # What static analysis and fuzzing need (run once, on this machine's own
 # release: scripts/lint.sh, scripts/fuzz.sh).
 VELT_STATIC_PACKAGES="clang-14 libclang-rt-14-dev cppcheck clang-tidy-14"
@@ -124,6 +124,53 @@ velt_start_tls_standin() {
 	VELT_TLS_CA="$dir/cert.pem"
 }
 
+# The HTTP/2 front for the http_connections test: nghttpx (Debian's
+# nghttp2-proxy) on a free port, serving TLS with the TLS stand-in's
+# certificate and offering h2 by ALPN, in front of the plain stand-in.  Sets
+# VELT_H2_PID, VELT_H2_URL and VELT_H2_LOG: its access log, one "ALPN METHOD
+# PATH STATUS" line per request, readable by the server.  Needs
+# velt_start_standin and velt_start_tls_standin first.  One process (no
+# daemon, no worker process) so that stop_process ends it; --conf=/dev/null
+# keeps the package's sample configuration (a frontend on port 3000) out.
+velt_start_h2_front() {
+	local dir=${VELT_TLS_CA%/*} port try i version
+	VELT_H2_LOG="$dir/h2-access.log"
+	: >"$VELT_H2_LOG" && chmod 644 "$VELT_H2_LOG" || return 1
+	for try in 1 2 3; do
+		port=$("$VELT_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
+			return 1
+		nghttpx --conf=/dev/null --single-process --workers=1 --no-ocsp \
+			--frontend="127.0.0.1,$port" --backend="127.0.0.1,${VELT_STANDIN_URL##*:}" \
+			--accesslog-file="$VELT_H2_LOG" --accesslog-format='$alpn $method $path $status' \
+			--errorlog-file="$dir/h2-error.log" "$dir/key.pem" "$dir/cert.pem" </dev/null >/dev/null 2>&1 &
+		VELT_H2_PID=$!
+		# ready once it answers over h2 (at most 15 s); if it exited (the
+		# port was taken after all), try another port
+		for i in $(seq 1 150); do
+			kill -0 "$VELT_H2_PID" 2>/dev/null || break
+			version=$(curl -s -m 2 --noproxy '*' --http2 --cacert "$VELT_TLS_CA" -o /dev/null \
+				-w '%{http_version}' "https://127.0.0.1:$port/_standin/stats")
+			if [ "$version" = 2 ]; then
+				VELT_H2_URL="https://127.0.0.1:$port"
+				: >"$VELT_H2_LOG"	# the log holds the tests' requests only
+				log "HTTP/2 front listening at $VELT_H2_URL"
+				return 0
+			fi
+			sleep 0.1
+		done
+		velt_stop_h2_front
+	done
+	log "the HTTP/2 front (nghttpx) did not start; its log:"
+	tail -n 20 "$dir/h2-error.log" >&2
+	return 1
+}
+
+# Stops the HTTP/2 front of velt_start_h2_front, if it runs.
+velt_stop_h2_front() {
+	stop_process "${VELT_H2_PID:-}"
+	VELT_H2_PID= VELT_H2_URL=
+}
+
 # Starts a port where connecting hangs (test/blackhole.py) for the
 # connect-timeout test; sets VELT_BLACKHOLE_PID and VELT_BLACKHOLE_URL.
 velt_start_blackhole() {
@@ -157,6 +204,7 @@ if stats.get("openapi_schemas", 0) > 0 and stats.get("openapi_validated", 0) > 0
 }
 
 velt_stop_standin() {
+	velt_stop_h2_front
 	stop_process "${VELT_STANDIN_PID:-}"
 	stop_process "${VELT_TLS_PID:-}"
 	stop_process "${VELT_BLACKHOLE_PID:-}"
@@ -182,6 +230,8 @@ CONF
 	[ -n "${VELT_BLACKHOLE_URL:-}" ] && echo "regress.blackhole_url = '$VELT_BLACKHOLE_URL'"
 	[ -n "${VELT_TLS_URL:-}" ] && echo "regress.tls_url = '$VELT_TLS_URL'"
 	[ -n "${VELT_TLS_CA:-}" ] && echo "regress.tls_ca = '$VELT_TLS_CA'"
+	[ -n "${VELT_H2_URL:-}" ] && echo "regress.h2_url = '$VELT_H2_URL'"
+	[ -n "${VELT_H2_LOG:-}" ] && echo "regress.h2_log = '$VELT_H2_LOG'"
 	return 0
 }
 

@@ -112,6 +112,7 @@ lib=$("$pg_config" --pkglibdir)/velt.so
 velt_start_standin || exit 2
 velt_start_blackhole || exit 2
 velt_start_tls_standin || exit 2
+velt_start_h2_front || exit 2
 
 # a fresh private cluster; its server is started below, not by pg_ctlcluster
 velt_create_private_cluster "$name" "$port" || exit 2

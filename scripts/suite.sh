@@ -33,7 +33,7 @@ velt_install_packages || { count "install packages" 1; finish; }
 velt_build_install || { count "build and install velt" 1; finish; }
 
 trap velt_stop_standin EXIT
-{ velt_start_standin && velt_start_blackhole && velt_start_tls_standin; } ||
+{ velt_start_standin && velt_start_blackhole && velt_start_tls_standin && velt_start_h2_front; } ||
 	{ count "start the test servers" 1; finish; }
 
 log "stand-in self-test"
@@ -48,7 +48,7 @@ log "pg_regress suite (PostgreSQL $VELT_PG_VERSION)"
 cd "$VELT_ROOT" || exit 1
 rm -rf results regression.diffs regression.out output_iso
 regress_log=$(mktemp)
-timeout 1800 bash -c '. scripts/lib.sh; VELT_STANDIN_URL='"$VELT_STANDIN_URL"' VELT_BLACKHOLE_URL='"$VELT_BLACKHOLE_URL"' VELT_TLS_URL='"$VELT_TLS_URL"' VELT_TLS_CA='"$VELT_TLS_CA"' velt_in_cluster make -s installcheck PG_CONFIG=/usr/lib/postgresql/'"$VELT_PG_VERSION"'/bin/pg_config' 2>&1 | tee "$regress_log"
+timeout 1800 bash -c '. scripts/lib.sh; VELT_STANDIN_URL='"$VELT_STANDIN_URL"' VELT_BLACKHOLE_URL='"$VELT_BLACKHOLE_URL"' VELT_TLS_URL='"$VELT_TLS_URL"' VELT_TLS_CA='"$VELT_TLS_CA"' VELT_H2_URL='"$VELT_H2_URL"' VELT_H2_LOG='"$VELT_H2_LOG"' velt_in_cluster make -s installcheck PG_CONFIG=/usr/lib/postgresql/'"$VELT_PG_VERSION"'/bin/pg_config' 2>&1 | tee "$regress_log"
 regress_rc=${PIPESTATUS[0]}
 read -r ok_tests bad_tests < <(velt_count_regress_results "$regress_log")
 if [ "$regress_rc" -ne 0 ] && [ "$bad_tests" -eq 0 ]; then
