@@ -133,21 +133,24 @@ velt_start_tls_standin() {
 # daemon, no worker process) so that stop_process ends it; --conf=/dev/null
 # keeps the package's sample configuration (a frontend on port 3000) out.
 velt_start_h2_front() {
-	local dir=${VELT_TLS_CA%/*} port try i version
+	local dir=${VELT_TLS_CA%/*} port deadline version
+	command -v nghttpx >/dev/null ||
+		{ log "nghttpx is missing: install nghttp2-proxy (velt_install_packages does)"; return 1; }
 	VELT_H2_LOG="$dir/h2-access.log"
 	: >"$VELT_H2_LOG" && chmod 644 "$VELT_H2_LOG" || return 1
-	for try in 1 2 3; do
+	for _ in 1 2 3; do
 		port=$("$VELT_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
 			return 1
+		# shellcheck disable=SC2016 # $alpn and the rest are nghttpx's variables
 		nghttpx --conf=/dev/null --single-process --workers=1 --no-ocsp \
 			--frontend="127.0.0.1,$port" --backend="127.0.0.1,${VELT_STANDIN_URL##*:}" \
 			--accesslog-file="$VELT_H2_LOG" --accesslog-format='$alpn $method $path $status' \
 			--errorlog-file="$dir/h2-error.log" "$dir/key.pem" "$dir/cert.pem" </dev/null >/dev/null 2>&1 &
 		VELT_H2_PID=$!
-		# ready once it answers over h2 (at most 15 s); if it exited (the
+		# ready once it answers over h2 (within 15 s); if it exited (the
 		# port was taken after all), try another port
-		for i in $(seq 1 150); do
-			kill -0 "$VELT_H2_PID" 2>/dev/null || break
+		deadline=$((SECONDS + 15))
+		while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$VELT_H2_PID" 2>/dev/null; do
 			version=$(curl -s -m 2 --noproxy '*' --http2 --cacert "$VELT_TLS_CA" -o /dev/null \
 				-w '%{http_version}' "https://127.0.0.1:$port/_standin/stats")
 			if [ "$version" = 2 ]; then
@@ -165,9 +168,16 @@ velt_start_h2_front() {
 	return 1
 }
 
-# Stops the HTTP/2 front of velt_start_h2_front, if it runs.
+# Stops the HTTP/2 front of velt_start_h2_front, if it runs: SIGTERM ends
+# nghttpx at once, SIGKILL if it is still there after 5 s.
 velt_stop_h2_front() {
-	stop_process "${VELT_H2_PID:-}"
+	local deadline=$((SECONDS + 5))
+	if [ -n "${VELT_H2_PID:-}" ]; then
+		kill "$VELT_H2_PID" 2>/dev/null
+		while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$VELT_H2_PID" 2>/dev/null; do sleep 0.1; done
+		kill -9 "$VELT_H2_PID" 2>/dev/null
+		wait "$VELT_H2_PID" 2>/dev/null
+	fi
 	VELT_H2_PID= VELT_H2_URL=
 }
 
