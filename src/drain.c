@@ -82,6 +82,10 @@
 #define Anum_take_attempts		7
 #define Anum_take_enqueued_at	8
 #define Anum_take_item_values	9
+#define Anum_take_seq			10
+
+/* The commit sequence of an operation whose transaction has no stamp. */
+#define VELT_UNSTAMPED_SEQ "9223372036854775807"
 
 /* What sending did for an operation, as the round goes. */
 typedef enum OpOutcome
@@ -101,6 +105,9 @@ typedef struct OutboxOp
 	char	   *target;
 	int			attempts;
 	Datum		enqueued_at;
+	int64		seq;			/* commit sequence (VELT_UNSTAMPED_SEQ: none) */
+	bool		blocker;		/* awaits its retry: not sent, but what
+								 * conflicts with it waits behind it */
 	OpOutcome	outcome;
 	bool		started;		/* a request carried some of its items */
 	bool	   *answered;		/* per item: Velt answered for it */
@@ -149,6 +156,7 @@ typedef struct Batch
 	List	   *pieces;
 	int			nitems;
 	bool		barrier;		/* delete_all: nothing may move across it */
+	bool		held;			/* of a blocker: never sent this round */
 	HTAB	   *ids;
 
 	/* sending: see "Order of sending" */
@@ -201,6 +209,7 @@ typedef struct Drain
 	HTAB	   *target_hash;
 	ResultRows	rows;
 	int			batch_size;
+	TimestampTz now;			/* when the round began: what is due */
 
 	/* the one-entry cache of fixed_of: the last fixed data parsed */
 	const char *cached_fixed_key;
@@ -414,11 +423,18 @@ read_operation(OutboxOp *op, HeapTuple tuple, TupleDesc desc)
 			op->call.items = items_from_rows(rows, &op->call);
 	}
 	op->attempts = DatumGetInt32(SPI_getbinval(tuple, desc, Anum_take_attempts, &isnull));
+	op->seq = DatumGetInt64(SPI_getbinval(tuple, desc, Anum_take_seq, &isnull));
 	op->enqueued_at = SPI_getbinval(tuple, desc, Anum_take_enqueued_at, &isnull);
 	op->outcome = OP_UNSENT;
 	op->retry_after_s = -1;
 	op->answered = palloc0(sizeof(bool) * Max(op->call.nitems, 1));
 }
+
+/* The columns every query that reads operations selects, Anum_take_* order. */
+#define TAKE_COLUMNS \
+	"o.id, o.endpoint, o.target, o.fixed::pg_catalog.text, o.items, o.ids, " \
+	"o.attempts, o.enqueued_at, o.item_values, " \
+	"COALESCE(c.seq, " VELT_UNSTAMPED_SEQ ") "
 
 /*
  * Takes due operations, oldest commit first, locking them and their
@@ -429,30 +445,13 @@ read_operation(OutboxOp *op, HeapTuple tuple, TupleDesc desc)
 static int
 take_operations(Drain *drain, int max_items)
 {
-	/*
-	 * The organizations that wait (an operation awaits a retry) are found
-	 * once, with the first waiting operation of each, rather than by a
-	 * subquery per candidate: that was quadratic, and 100,000 queued
-	 * one-user operations took minutes per round.  "Now" is one value for
-	 * the whole statement.
-	 */
+	/* "now" is one value for the whole statement */
 	static const char *sql =
-		"WITH waiting AS ("
-		"  SELECT DISTINCT ON (e.target) e.target, "
-		"         COALESCE(ec.seq, 9223372036854775807) AS seq, e.id "
-		"  FROM velt.outbox e JOIN velt.commit_order ec ON ec.xact = e.xact "
-		"  WHERE e.state = 'pending' AND e.next_attempt_at > $2 "
-		"  ORDER BY e.target, 2, 3) "
-		"SELECT o.id, o.endpoint, o.target, o.fixed::pg_catalog.text, o.items, "
-		"       o.ids, o.attempts, o.enqueued_at, o.item_values "
+		"SELECT " TAKE_COLUMNS
 		"FROM velt.outbox o JOIN velt.commit_order c ON c.xact = o.xact "
-		"     LEFT JOIN waiting w ON w.target = o.target "
 		"WHERE o.state = 'pending' "
 		"  AND o.next_attempt_at <= $2 "
 		"  AND o.xact IS DISTINCT FROM pg_catalog.pg_current_xact_id_if_assigned() "
-		/* an organization waits while an earlier operation of it awaits a retry */
-		"  AND (w.target IS NULL OR "
-		"       (COALESCE(c.seq, 9223372036854775807), o.id) < (w.seq, w.id)) "
 		"  AND pg_catalog.pg_try_advisory_xact_lock("
 		CppAsString2(VELT_TARGET_LOCK_CLASS) ", pg_catalog.hashtext(o.target)) "
 		"ORDER BY c.seq NULLS LAST, o.id "
@@ -465,7 +464,7 @@ take_operations(Drain *drain, int max_items)
 	int			items = 0;
 
 	values[0] = Int32GetDatum(max_items);
-	values[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	values[1] = TimestampTzGetDatum(drain->now);
 	rc = SPI_execute_with_args(sql, 2, types, values, NULL, false, 0);
 	/* SPI leaves its own context current; the operations belong to the round */
 	MemoryContextSwitchTo(drain->cxt);
@@ -483,6 +482,76 @@ take_operations(Drain *drain, int max_items)
 		drain->nops++;
 	}
 	return items;
+}
+
+/* Orders operations by commit sequence, then id. */
+static int
+op_order(const void *a, const void *b)
+{
+	const OutboxOp *x = a;
+	const OutboxOp *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->id < y->id ? -1 : (x->id > y->id ? 1 : 0);
+}
+
+/*
+ * Adds the blockers: the operations of the taken organizations that await
+ * a retry and come before a taken one in commit order.  They are not
+ * sent, but a taken operation that conflicts with one waits behind it
+ * (see "Order of sending"); the others go ahead.  The organizations are
+ * locked already, so no other drain changes them meanwhile.
+ */
+static void
+add_blockers(Drain *drain)
+{
+	static const char *sql =
+		"SELECT " TAKE_COLUMNS
+		"FROM velt.outbox o JOIN velt.commit_order c ON c.xact = o.xact "
+		"  JOIN (SELECT DISTINCT ON (u.target) u.target, u.seq, u.id "
+		"        FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+		"                        pg_catalog.unnest($2::pg_catalog.int8[]), "
+		"                        pg_catalog.unnest($3::pg_catalog.int8[])) AS u(target, seq, id) "
+		"        ORDER BY u.target, u.seq DESC, u.id DESC) t ON t.target = o.target "
+		"WHERE o.state = 'pending' AND o.next_attempt_at > $4 "
+		"  AND (COALESCE(c.seq, " VELT_UNSTAMPED_SEQ "), o.id) < (t.seq, t.id)";
+	Oid			types[4] = {TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	ArrayBuildState *targets = initArrayResult(TEXTOID, drain->cxt, false);
+	ArrayBuildState *seqs = initArrayResult(INT8OID, drain->cxt, false);
+	ArrayBuildState *ids = initArrayResult(INT8OID, drain->cxt, false);
+	int			i;
+	int			rc;
+
+	if (drain->nops == 0)
+		return;
+	for (i = 0; i < drain->nops; i++)
+	{
+		accum_text(targets, drain->ops[i].target, drain->cxt);
+		accumArrayResult(seqs, Int64GetDatum(drain->ops[i].seq), false, INT8OID, drain->cxt);
+		accumArrayResult(ids, Int64GetDatum(drain->ops[i].id), false, INT8OID, drain->cxt);
+	}
+	values[0] = makeArrayResult(targets, drain->cxt);
+	values[1] = makeArrayResult(seqs, drain->cxt);
+	values[2] = makeArrayResult(ids, drain->cxt);
+	values[3] = TimestampTzGetDatum(drain->now);
+	rc = SPI_execute_with_args(sql, 4, types, values, NULL, false, 0);
+	MemoryContextSwitchTo(drain->cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read velt.outbox: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return;
+	drain->ops = repalloc(drain->ops, sizeof(OutboxOp) * (drain->nops + SPI_processed));
+	for (i = 0; i < (int) SPI_processed; i++)
+	{
+		OutboxOp   *op = &drain->ops[drain->nops++];
+
+		memset(op, 0, sizeof(*op));
+		read_operation(op, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+		op->blocker = true;
+	}
+	qsort(drain->ops, drain->nops, sizeof(OutboxOp), op_order);
 }
 
 /* ---------------------------------------------------------------------
@@ -665,8 +734,14 @@ place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 		{
 			Batch	   *candidate = list_nth(target->batches, i);
 
-			if (candidate->barrier)
+			if (candidate->barrier || op->blocker)
 				break;
+			if (candidate->held)
+			{
+				if (piece_conflicts(drain, piece, op_shared, candidate))
+					break;
+				continue;
+			}
 			if (candidate->endpoint == op->call.endpoint &&
 				strcmp(candidate->fixed_key, op->fixed_key) == 0)
 			{
@@ -689,6 +764,7 @@ place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 	batch->fixed = fixed;
 	batch->shared = op_shared;
 	batch->barrier = !velt_call_has_items(&op->call);
+	batch->held = op->blocker;
 	batch->ids = new_id_set();
 	batch_add_piece(drain, batch, piece);
 	target->batches = lappend(target->batches, batch);
@@ -1036,7 +1112,10 @@ order_batches(Drain *drain)
 		{
 			Batch	   *batch = lfirst(bc);
 
-			batch->state = batch->waiting_on == 0 ? BATCH_READY : BATCH_WAITING;
+			if (batch->held)
+				batch->state = BATCH_HELD;
+			else
+				batch->state = batch->waiting_on == 0 ? BATCH_READY : BATCH_WAITING;
 			if (batch->state == BATCH_READY)
 				drain->ready[drain->ready_tail++] = batch;
 		}
@@ -1524,10 +1603,13 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 		Drain		drain;
 		bool		out_of_time;
 		int			round_items;
+		int			requests_before;
 
 		MemoryContextSwitchTo(round_cxt);
 		drain_init(&drain, round_cxt);
+		drain.now = GetCurrentTimestamp();
 		round_items = take_operations(&drain, max_items - taken);
+		add_blockers(&drain);
 		if (drain.nops > 0 && !credentials_checked)
 		{
 			velt_require_credentials();
@@ -1535,6 +1617,7 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 		}
 		taken += round_items;
 		coalesce(&drain);
+		requests_before = summary->requests;
 		drain.start = &start;
 		drain.max_seconds = max_seconds;
 		drain.summary = summary;
@@ -1548,6 +1631,9 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 			break;
 		/* no work, or a round in which everything taken was settled */
 		if (drain.nops == 0 || round_items == 0)
+			break;
+		/* everything taken waits behind a retry: nothing more to do now */
+		if (summary->requests == requests_before)
 			break;
 	}
 	MemoryContextDelete(round_cxt);
