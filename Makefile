@@ -35,6 +35,7 @@ REGRESS = \
 	errors \
 	retries \
 	concurrent_requests \
+	http_connections \
 	fault_matrix \
 	cancel \
 	settings \
@@ -52,6 +53,7 @@ REGRESS = \
 	velt_request \
 	rate_limit \
 	outbox \
+	outbox_commit_order \
 	outbox_trigger_functions \
 	trigger_row_errors \
 	background_worker \
