@@ -107,10 +107,12 @@ END $$;
 
 -- the run is what it is meant to be: many transactions, some rolled back,
 -- few IDs touched again and again, by adds and removes in turn
+-- (b begins after a, and their operations are enqueued in turn)
 SELECT count(*) AS transactions,
 	   count(*) FILTER (WHERE NOT committed) AS rolled_back,
-	   count(*) FILTER (WHERE committed AND ends_first AND side = 'b') AS b_commits_before_a,
-	   count(*) FILTER (WHERE committed AND ends_first AND side = 'a') AS a_commits_before_b
+	   (SELECT count(*) FROM co_txn a JOIN co_txn b USING (pair)
+		WHERE a.side = 'a' AND b.side = 'b' AND a.committed AND b.committed AND b.ends_first)
+		AS pairs_where_b_commits_first
 FROM co_txn;
 SELECT kind, count(*) AS operations, count(*) FILTER (WHERE t.committed) AS committed
 FROM co_op JOIN co_txn t USING (txn) GROUP BY kind ORDER BY kind;
