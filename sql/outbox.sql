@@ -290,3 +290,39 @@ SELECT * FROM drain();
 SELECT seq, path, body->'data'->'users' AS users, body->'data'->'userIds' AS user_ids
 FROM standin_requests() ORDER BY seq;
 SELECT count(*) AS left_over FROM velt.outbox WHERE target = 'noresult';
+
+-- one operation in two requests whose answers differ: a piece Velt refuses
+-- for good is settled at once (its rows written; a later delete of one of
+-- its IDs goes ahead, and the retry of the other piece does not send it
+-- again)
+SELECT standin_reset();
+SET velt.batch_size = 2;
+SELECT standin_fault('{"status": 400, "body_contains": "\"pr1\""}');
+SELECT standin_fault('{"status": 503, "body_contains": "\"pr3\""}');
+SELECT velt_enqueue_add_users('pieces', test_users('pr1', 'pr2', 'pr3', 'pr4')) AS op \gset
+SELECT velt_enqueue_delete_users('pieces', ARRAY['pr1']) > 0 AS enqueued;
+SELECT * FROM drain();
+SELECT id, success, message FROM velt_results WHERE operation_id = :op ORDER BY id;
+SELECT ids, state FROM velt.outbox WHERE id = :op;
+SELECT make_due();
+SELECT * FROM drain();
+SELECT path, status, COALESCE(body->'data'->'users', body->'data'->'userIds') AS items
+FROM standin_requests() ORDER BY 1, 2, 3::text;
+SELECT standin_state()->'pieces'->'users' ? 'pr3' AS pr3_present, (SELECT count(*) FROM velt.outbox) AS left_over;
+
+-- and a piece answered without a result for one ID holds back a later
+-- operation on that ID even when its operation is already to be retried
+-- for the other piece
+SELECT standin_reset();
+SELECT standin_fault('{"status": 503, "body_contains": "\"pu1\""}');
+SELECT standin_fault('{"body_contains": "\"pu3\"", "body": "{\"result\": {\"status\": \"success\", \"message\": \"ok\", \"data\": {\"pu4\": {\"success\": true, \"message\": \"User added.\"}}}}"}');
+SELECT velt_enqueue_add_users('pieces', test_users('pu1', 'pu2', 'pu3', 'pu4')) > 0 AS enqueued;
+SELECT velt_enqueue_delete_users('pieces', ARRAY['pu3']) > 0 AS enqueued;
+SELECT * FROM drain();
+SELECT count(*) FILTER (WHERE path LIKE '%delete') AS deletes_sent FROM standin_requests();
+SELECT make_due();
+SELECT * FROM drain();
+SELECT string_agg(substring(path FROM '[a-z]+$'), ',' ORDER BY seq) AS pu3_requests
+FROM standin_requests() WHERE body::text LIKE '%"pu3"%';
+SELECT standin_state()->'pieces'->'users' ? 'pu3' AS pu3_present, (SELECT count(*) FROM velt.outbox) AS left_over;
+RESET velt.batch_size;

@@ -8,6 +8,7 @@ SELECT id FROM velt_get_users('readco', document => 'doc-1');
 SELECT array_agg(id ORDER BY id) AS ids FROM velt_get_users('readco', options => '{"pageSize": 1}');
 SELECT count(*) AS get_requests FROM standin_requests() WHERE path = '/v2/users/get';
 SELECT id FROM velt_get_users('readco', max_items => 2, options => '{"pageSize": 1}');
+SELECT count(*) AS three_of_four FROM velt_get_users('readco', max_items => 3, options => '{"pageSize": 1}');
 SELECT count(*) AS found FROM velt_get_users('readco', ARRAY(SELECT chr(96 + g) FROM generate_series(1, 26) AS g)
 											   || ARRAY['x1', 'x2', 'x3', 'x4', 'x5']);
 SELECT jsonb_array_length(body->'data'->'userIds') AS ids_in_request

@@ -244,10 +244,10 @@ velt_flight_prepare_items(VeltFlight *flight, const VeltCall *call, int first, i
  * A call of several requests keeps up to velt.max_concurrency of them in
  * flight, through the engine of flight.c (retries, waits, rate-limit
  * tokens).  Requests start in input order; the rows go to the sink in
- * input order, each
- * request's once those before it are done.  After a failure no further
- * request starts, those in flight finish, and the call raises the ERROR
- * of the first failed request in input order, saying which succeeded.
+ * input order, each request's once those before it are done.  After a
+ * failure no further request starts, those in flight finish, and the call
+ * raises the ERROR of the first failed request in input order, saying
+ * which succeeded.
  * ---------------------------------------------------------------------
  */
 

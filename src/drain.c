@@ -22,7 +22,8 @@
  *
  * Failures: what velt_worth_retrying (exchange.h) deems worth a later
  * attempt is retried with exponential backoff and jitter (at least
- * Retry-After), the whole operation again, batched with its peers; after
+ * Retry-After): the operation again, less the items Velt has answered or
+ * refused for good, batched with its peers; after
  * velt.max_attempts the operation is dead-lettered.  Other answers are
  * final (state "rejected").  A drain that dies half-way leaves its
  * operations pending: delivery is at least once.
@@ -39,6 +40,7 @@
 
 #include "json_c.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -50,6 +52,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "api.h"
@@ -110,8 +113,10 @@ typedef struct OutboxOp
 								 * conflicts with it waits behind it */
 	OpOutcome	outcome;
 	bool		started;		/* a request carried some of its items */
-	bool	   *answered;		/* per item: Velt answered for it */
+	bool	   *answered;		/* per item: settled, answered by Velt or
+								 * refused for good (its row is written) */
 	int			unanswered;		/* items a 2xx answer said nothing about */
+	int			rejected;		/* items Velt refused for good */
 	int			pieces_left;	/* pieces not yet answered */
 	long		retry_after_s;
 	char	   *last_error;
@@ -132,6 +137,7 @@ typedef struct BatchSink
 	int		   *item_op;		/* operation of each item in the request */
 	int		   *item_pos;		/* its position in that operation */
 	int			delete_all_op;	/* for delete_all: the one operation */
+	int			unanswered;		/* IDs its 2xx answer said nothing about */
 } BatchSink;
 
 /* Where a batch stands in the round's sending. */
@@ -430,11 +436,16 @@ read_operation(OutboxOp *op, HeapTuple tuple, TupleDesc desc)
 	op->answered = palloc0(sizeof(bool) * Max(op->call.nitems, 1));
 }
 
-/* The columns every query that reads operations selects, Anum_take_* order. */
-#define TAKE_COLUMNS \
-	"o.id, o.endpoint, o.target, o.fixed::pg_catalog.text, o.items, o.ids, " \
-	"o.attempts, o.enqueued_at, o.item_values, " \
+/*
+ * The columns every query that reads operations selects, Anum_take_*
+ * order; a blocker is never sent, so its items are not read (its IDs are).
+ */
+#define TAKE_COLUMNS_AROUND(items, item_values) \
+	"o.id, o.endpoint, o.target, o.fixed::pg_catalog.text, " items ", o.ids, " \
+	"o.attempts, o.enqueued_at, " item_values ", " \
 	"COALESCE(c.seq, " VELT_UNSTAMPED_SEQ ") "
+#define TAKE_COLUMNS TAKE_COLUMNS_AROUND("o.items", "o.item_values")
+#define BLOCKER_COLUMNS TAKE_COLUMNS_AROUND("NULL::pg_catalog.jsonb", "NULL::pg_catalog.text[]")
 
 /*
  * Takes due operations, oldest commit first, locking them and their
@@ -481,6 +492,7 @@ take_operations(Drain *drain, int max_items)
 		items += Max(op->call.nitems, 1);
 		drain->nops++;
 	}
+	SPI_freetuptable(SPI_tuptable);
 	return items;
 }
 
@@ -507,7 +519,7 @@ static void
 add_blockers(Drain *drain)
 {
 	static const char *sql =
-		"SELECT " TAKE_COLUMNS
+		"SELECT " BLOCKER_COLUMNS
 		"FROM velt.outbox o JOIN velt.commit_order c ON c.xact = o.xact "
 		"  JOIN (SELECT DISTINCT ON (u.target) u.target, u.seq, u.id "
 		"        FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
@@ -551,6 +563,7 @@ add_blockers(Drain *drain)
 		read_operation(op, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 		op->blocker = true;
 	}
+	SPI_freetuptable(SPI_tuptable);
 	qsort(drain->ops, drain->nops, sizeof(OutboxOp), op_order);
 }
 
@@ -728,6 +741,16 @@ place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 	Batch	   *batch;
 	int			i;
 
+	/* blockers in a row share one held batch: it is never sent */
+	if (op->blocker && velt_call_has_items(&op->call) && target->batches != NIL &&
+		((Batch *) llast(target->batches))->held &&
+		!((Batch *) llast(target->batches))->barrier)
+	{
+		batch = llast(target->batches);
+		batch->shared = list_concat(list_copy(batch->shared), op_shared);
+		batch_add_piece(drain, batch, piece);
+		return;
+	}
 	if (velt_call_has_items(&op->call))
 	{
 		for (i = list_length(target->batches) - 1; i >= 0; i--)
@@ -832,6 +855,7 @@ record_result(void *arg, const VeltItemResult *r)
 		if (r->success < 0)
 		{
 			op->unanswered++;
+			sink->unanswered++;
 			return;
 		}
 		op->answered[sink->item_pos[r->index]] = true;
@@ -840,7 +864,12 @@ record_result(void *arg, const VeltItemResult *r)
 					r->message, r->result, r->result_isnull, NULL);
 }
 
-/* Marks every operation of a failed batch retried or rejected. */
+/*
+ * Marks every operation of a failed batch retried or rejected.  Items Velt
+ * refused for good are settled at once (their failure rows written, and
+ * they are no longer sent), so a retry of their operation, for another
+ * piece, does not send them again behind later operations on their IDs.
+ */
 static void
 note_failure(Drain *drain, const Batch *batch, const VeltExchange *ex)
 {
@@ -861,8 +890,22 @@ note_failure(Drain *drain, const Batch *batch, const VeltExchange *ex)
 			op->outcome = OP_RETRY;
 			op->retry_after_s = Max(op->retry_after_s, ex->http.retry_after_s);
 		}
-		else if (op->outcome != OP_RETRY)
-			op->outcome = OP_REJECTED;
+		else
+		{
+			int			i;
+
+			if (op->outcome != OP_RETRY)
+				op->outcome = OP_REJECTED;
+			for (i = piece->first; i < piece->first + piece->count; i++)
+			{
+				if (op->answered[i])
+					continue;
+				op->answered[i] = true;
+				op->rejected++;
+				result_rows_add(&drain->rows, op, op->call.ids[i], -1, NULL,
+								"rejected by Velt", (Datum) 0, true, error);
+			}
+		}
 	}
 }
 
@@ -883,6 +926,7 @@ batch_request(Drain *drain, const Batch *batch, VeltCall *call, BatchSink *sink)
 	sink->item_op = NULL;
 	sink->item_pos = NULL;
 	sink->delete_all_op = -1;
+	sink->unanswered = 0;
 
 	if (batch->barrier)
 	{
@@ -915,14 +959,13 @@ batch_request(Drain *drain, const Batch *batch, VeltCall *call, BatchSink *sink)
  * After a 2xx answer: marks the batch's operations delivered once all
  * their pieces are answered.  Beyond velt_worth_retrying, the outbox also
  * retries the IDs such an answer says nothing about: their operation stays
- * pending with just those items.  Returns false if any did, as later
- * batches must then wait.
+ * pending with just those items.  Returns false if the answer left any
+ * of its IDs out, as later batches on them must then wait.
  */
 static bool
 note_success(Drain *drain, const Batch *batch, const VeltExchange *ex)
 {
 	ListCell   *lc;
-	bool		complete = true;
 
 	foreach(lc, batch->pieces)
 	{
@@ -938,12 +981,11 @@ note_success(Drain *drain, const Batch *batch, const VeltExchange *ex)
 			op->outcome = OP_RETRY;
 			op->last_error = MemoryContextStrdup(drain->cxt,
 												 velt_exchange_unusable_text(ex, reason));
-			complete = false;
 		}
 		else if (op->outcome == OP_UNSENT && op->pieces_left == 0)
 			op->outcome = OP_DELIVERED;
 	}
-	return complete;
+	return batch->sink.unanswered == 0;
 }
 
 /* Whether the batch carries a piece of an operation already under way. */
@@ -1273,6 +1315,40 @@ typedef struct SettleCounts
 	int			changed;		/* UPDATE: retried, rejected or dead */
 } SettleCounts;
 
+/* Counts an operation's items in summary by what became of each. */
+static void
+count_items(const OutboxOp *op, OpFate fate, VeltDrainSummary *summary)
+{
+	int			settled = 0;
+	int			answered;
+	int			i;
+
+	for (i = 0; i < op->call.nitems; i++)
+		if (op->answered[i])
+			settled++;
+	answered = settled - op->rejected;
+	switch (fate)
+	{
+		case FATE_DELIVERED:
+			summary->delivered += op->call.nitems;
+			break;
+		case FATE_RETRY:
+			summary->delivered += answered;
+			summary->failed += op->rejected;
+			summary->retried += op->call.nitems - settled;
+			break;
+		case FATE_UNTOUCHED:
+			summary->delivered += answered;
+			summary->failed += op->rejected;
+			break;
+		case FATE_REJECTED:
+		case FATE_DEAD:
+			summary->delivered += answered;
+			summary->failed += op->call.nitems - answered;
+			break;
+	}
+}
+
 /*
  * Decides every operation's fate from what sending did (delivered, retry
  * after a backoff, rejected, dead-lettered) and counts the items and
@@ -1290,39 +1366,36 @@ decide_fates(const Drain *drain, OpVerdict *verdicts, SettleCounts *counts,
 	{
 		const OutboxOp *op = &drain->ops[i];
 		OpVerdict  *v = &verdicts[i];
-		int			items = op->call.nitems;
 
 		v->wait_ms = 0;
 		switch (op->outcome)
 		{
 			case OP_UNSENT:
 				v->fate = FATE_UNTOUCHED;
-				continue;
+				break;
 			case OP_DELIVERED:
 				v->fate = FATE_DELIVERED;
-				summary->delivered += items;
-				summary->settled++;
-				counts->delivered++;
-				continue;
+				break;
 			case OP_RETRY:
 				v->fate = op->attempts + 1 < velt_max_attempts ? FATE_RETRY : FATE_DEAD;
 				break;
 			case OP_REJECTED:
-				v->fate = FATE_REJECTED;
+				/* refused in part, the rest not sent yet: it stays */
+				v->fate = op->pieces_left > 0 ? FATE_UNTOUCHED : FATE_REJECTED;
 				break;
 		}
-		counts->changed++;
+		count_items(op, v->fate, summary);
+		if (v->fate == FATE_UNTOUCHED)
+			continue;
+		if (v->fate == FATE_DELIVERED)
+			counts->delivered++;
+		else
+			counts->changed++;
 		if (v->fate == FATE_RETRY)
-		{
 			v->wait_ms = velt_retry_delay_ms(VELT_RETRY_LATER, op->attempts + 1,
 											 op->retry_after_s);
-			summary->retried += items;
-		}
 		else
-		{
-			summary->failed += items;
 			summary->settled++;
-		}
 	}
 }
 
@@ -1395,14 +1468,46 @@ outcomes_table(void)
 	return "velt.results";
 }
 
-/* Writes the round's per-ID results to the outcomes table. */
+/*
+ * Inserts the round's per-ID rows (values: the ten columns as arrays).
+ * upsert: an ID already recorded for its operation (a redriven operation,
+ * one answered in part before) gets the new outcome; without it such a row
+ * is a unique violation.
+ */
 static void
-write_results(ResultRows *rows)
+insert_outcomes(Datum *values, bool upsert)
 {
 	Oid			types[10] = {INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, BOOLARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
 	TIMESTAMPTZARRAYOID};
+
+	run_spi(psprintf("INSERT INTO %s (operation_id, endpoint, id, success, velt_id, "
+					 "  message, result, attempts, last_error, enqueued_at) "
+					 "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) %s",
+					 outcomes_table(),
+					 upsert ?
+					 "ON CONFLICT (operation_id, id) DO UPDATE SET success = EXCLUDED.success, "
+					 "  velt_id = EXCLUDED.velt_id, message = EXCLUDED.message, "
+					 "  result = EXCLUDED.result, attempts = EXCLUDED.attempts, "
+					 "  last_error = EXCLUDED.last_error, finished_at = EXCLUDED.finished_at" : ""),
+			10, types, values, SPI_OK_INSERT);
+}
+
+/*
+ * Writes the round's per-ID results to the outcomes table.  Nearly always
+ * no ID of the round has a row yet, and a plain INSERT costs about 30% less
+ * than one with ON CONFLICT (measured: 0.44 s against 0.61 s for 100,000
+ * rows), which is most of what a large delivery spends after Velt's last
+ * answer.  So the plain one is tried in a subtransaction, and only a
+ * unique violation makes it the upsert.
+ */
+static void
+write_results(ResultRows *rows)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
 	Datum		values[10];
+	volatile bool upsert = false;
 
 	if (rows->count == 0)
 		return;
@@ -1416,15 +1521,34 @@ write_results(ResultRows *rows)
 	values[7] = makeArrayResult(rows->attempts, rows->cxt);
 	values[8] = makeArrayResult(rows->last_error, rows->cxt);
 	values[9] = makeArrayResult(rows->enqueued_at, rows->cxt);
-	run_spi(psprintf("INSERT INTO %s (operation_id, endpoint, id, success, velt_id, "
-					 "  message, result, attempts, last_error, enqueued_at) "
-					 "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-					 "ON CONFLICT (operation_id, id) DO UPDATE SET success = EXCLUDED.success, "
-					 "  velt_id = EXCLUDED.velt_id, message = EXCLUDED.message, "
-					 "  result = EXCLUDED.result, attempts = EXCLUDED.attempts, "
-					 "  last_error = EXCLUDED.last_error, finished_at = EXCLUDED.finished_at",
-					 outcomes_table()),
-			10, types, values, SPI_OK_INSERT);
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		insert_outcomes(values, false);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		upsert = true;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (upsert)
+		insert_outcomes(values, true);
 }
 
 /* Deletes the delivered operations (ids: an int8[]). */

@@ -36,7 +36,8 @@ typedef struct Engine
 	VeltFlight *slot_flight[VELT_HTTP_MAX_SLOTS];	/* NULL: free */
 	int			slots;
 	int			in_flight;
-	VeltFlight **waiting;		/* VELT_FLIGHT_WAITING, oldest first */
+	VeltFlight **waiting;		/* VELT_FLIGHT_WAITING, in the order they
+								 * began to wait */
 	int			nwaiting;
 	int			maxwaiting;
 } Engine;

@@ -174,6 +174,7 @@ typedef struct Slice
 	int			pages;			/* requested */
 	char	   *token;			/* for the next page; NULL before the first */
 	int			rows;			/* answered so far */
+	int			emitted;		/* of those, put into the result */
 	bool		started;
 	bool		in_flight;
 	bool		finished;		/* no further page */
@@ -263,12 +264,23 @@ reading_finished(void *arg, VeltFlight *flight)
 	Reading    *r = arg;
 	Slice	   *s = (Slice *) flight;
 	const VeltEndpoint *ep = r->call->endpoint;
-	HeldPage   *page = palloc(sizeof(HeldPage));
-	json_object *result = read_page(ep, &flight->ex, &page->rows);
+	HeldPage   *page;
+	json_object *result;
 	json_object *next = NULL;
-	int			budget = r->call->max_items > 0 ? r->call->max_items - r->emitted : 0;
+	/* what the slices before it have put out is known once it emits */
+	int			budget = r->call->max_items > 0 ?
+		r->call->max_items - (r->emitted - s->emitted) : 0;
 	MemoryContext old;
 	size_t		i;
+
+	s->in_flight = false;
+	if (flight->phase == VELT_FLIGHT_DROPPED)
+	{
+		s->finished = true;		/* max_items is reached: no more pages */
+		return;
+	}
+	page = palloc(sizeof(HeldPage));
+	result = read_page(ep, &flight->ex, &page->rows);
 
 	page->cxt = flight->cxt;
 	page->ex = flight->ex;
@@ -278,7 +290,6 @@ reading_finished(void *arg, VeltFlight *flight)
 		if (!json_object_is_type(json_object_array_get_idx(page->rows, i), json_type_object))
 			raise_malformed(&page->ex, psprintf("item %zu of \"result.data\" is not an object", i));
 	s->rows += page->rows ? (int) json_object_array_length(page->rows) : 0;
-	s->in_flight = false;
 	s->finished = true;
 	if (result != NULL && (budget <= 0 || s->rows < budget) &&
 		json_object_object_get_ex(result, ep->page_token_key, &next) &&
@@ -287,6 +298,8 @@ reading_finished(void *arg, VeltFlight *flight)
 	{
 		if (s->token && strcmp(s->token, json_object_get_string(next)) == 0)
 			raise_malformed(&page->ex, "it repeats the previous page token");
+		if (s->token)
+			pfree(s->token);
 		s->token = MemoryContextStrdup(r->cxt, json_object_get_string(next));
 		s->finished = false;
 	}
@@ -295,9 +308,9 @@ reading_finished(void *arg, VeltFlight *flight)
 	MemoryContextSwitchTo(old);
 }
 
-/* Puts a held page's rows into the result, up to max_items. */
+/* Puts a held page of slice s into the result, up to max_items. */
 static void
-emit_page(Reading *r, HeldPage *page)
+emit_page(Reading *r, Slice *s, HeldPage *page)
 {
 	MemoryContext old = MemoryContextSwitchTo(page->cxt);
 	size_t		i;
@@ -307,6 +320,7 @@ emit_page(Reading *r, HeldPage *page)
 		if (!put_row(r->rsinfo, r->call->endpoint, json_object_array_get_idx(page->rows, i)))
 			raise_malformed(&page->ex, psprintf("item %zu of \"result.data\" contains a NUL character", i));
 		r->emitted++;
+		s->emitted++;
 	}
 	MemoryContextSwitchTo(old);
 	r->spent = lappend(r->spent, page->cxt);
@@ -325,7 +339,7 @@ reading_tick(void *arg)
 		MemoryContext old = MemoryContextSwitchTo(r->cxt);
 
 		foreach(lc, s->held)
-			emit_page(r, lfirst(lc));
+			emit_page(r, s, lfirst(lc));
 		MemoryContextSwitchTo(old);
 		list_free(s->held);
 		s->held = NIL;
