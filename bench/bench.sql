@@ -111,17 +111,21 @@ BEGIN
 END $$;
 
 -- Waits (at most timeout_s) until the worker has settled every operation
--- (delivered, or dead or rejected: the scenario then reports a failure).
-CREATE FUNCTION bench_wait_outbox_empty(timeout_s float8) RETURNS boolean
+-- (delivered, or dead or rejected: the scenario then reports a failure),
+-- polling every 5 ms; returns the time (epoch seconds) this session first saw
+-- none pending, or NULL.  The drain deletes delivered operations in the
+-- transaction that writes their outcomes, so this is when every outcome was
+-- visible in velt_results, at most one poll (5 ms, plus the query) late.
+CREATE FUNCTION bench_wait_delivered(timeout_s float8) RETURNS float8
 LANGUAGE plpgsql AS $$
 DECLARE
 	deadline timestamptz := clock_timestamp() + timeout_s * interval '1 second';
 BEGIN
 	WHILE clock_timestamp() < deadline LOOP
 		IF NOT EXISTS (SELECT FROM velt.outbox WHERE state = 'pending') THEN
-			RETURN true;
+			RETURN extract(epoch FROM clock_timestamp());
 		END IF;
-		PERFORM pg_sleep(0.01);
+		PERFORM pg_sleep(0.005);
 	END LOOP;
-	RETURN false;
+	RETURN NULL;
 END $$;

@@ -3,13 +3,15 @@
 #   canned   a constant success body for user "bench-user-1" (call overhead,
 #            memory): the fastest answer an HTTP server can give
 #   echo     njs (bench/echo_users.js) answers users/add naming every userId
-#            it was sent; logs the time each request was answered
+#            it was sent; logs the time each request was answered to
+#            answered.log ("SECONDS.MILLIS")
 #   capture  as echo, and logs every request body, so the raw libcurl client
 #            can send byte for byte what velt sent
 #   distant  as echo, answering BENCH_LATENCY_MS (default 20) ms later: Velt
-#            across a network
+#            across a network; logs its answers to answered.log too, as
+#            "SECONDS.MILLIS distant"
 
-BENCH_PACKAGES="nginx libnginx-mod-http-js"
+BENCH_PACKAGES="nginx libnginx-mod-http-js iproute2"
 BENCH_CANNED_BODY='{"result":{"status":"success","message":"User(s) processed successfully.","data":{"bench-user-1":{"success":true,"id":"bench-bench-user-1","message":"User added."}}}}'
 
 free_port() {
@@ -17,8 +19,8 @@ free_port() {
 }
 
 bench_install_packages() {
-	# Debian's package may start its own nginx on port 80; the benchmarks do
-	# not use it
+	# iproute2 for ss (the worker's connections); Debian's nginx package may
+	# start its own nginx on port 80, the benchmarks do not use it
 	velt_install_packages $BENCH_PACKAGES
 }
 
@@ -55,6 +57,7 @@ http {
 	keepalive_timeout 600s;
 	js_import echo from $dir/echo_users.js;
 	log_format answered '\$msec';
+	log_format answered_distant '\$msec distant';
 	log_format body escape=none '\$request_body';
 	server {
 		listen 127.0.0.1:$canned;
@@ -73,6 +76,7 @@ http {
 	server {
 		listen 127.0.0.1:$distant;
 		set \$bench_delay_ms ${BENCH_LATENCY_MS:-20};
+		access_log $dir/answered.log answered_distant;
 		location / { js_content echo.addUsersLater; }
 	}
 }

@@ -2,8 +2,9 @@
 # The benchmark command: builds and installs velt and the raw libcurl
 # client, starts nginx as a fixed-answer Velt and a throwaway cluster, runs
 # every scenario several times side by side and prints medians and ratios.
-#   bench/run.sh                 the full runs (about 5 minutes on 2 cores)
+#   bench/run.sh                 the full runs (about 2 minutes on 2 cores)
 #   RUNS=1 CALLS=1000 ... bench/run.sh   smaller, see the defaults below
+#   BENCH_RESULTS=FILE bench/run.sh     also keeps the measurements (bench/report.py FILE ...)
 # Exit status 0 when every target holds.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
@@ -25,6 +26,7 @@ cc -std=c11 -O2 -Wall -Wextra -Werror -o "$BENCH_RAW_CLIENT" "$VELT_ROOT/bench/r
 	$(pkg-config --cflags --libs libcurl) || exit 1
 trap 'bench_stop_responder; rm -f "$BENCH_RAW_CLIENT"' EXIT
 bench_start_responder || exit 1
+export BENCH_RESULTS=${BENCH_RESULTS:-}
 export BENCH_CANNED_URL BENCH_ECHO_URL BENCH_CAPTURE_URL BENCH_DISTANT_URL BENCH_NGINX_DIR BENCH_RAW_CLIENT VELT_PYTHON
 # the worker delivers to the echo server
 VELT_STANDIN_URL=$BENCH_ECHO_URL
