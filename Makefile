@@ -54,6 +54,7 @@ REGRESS = \
 	rate_limit \
 	outbox \
 	outbox_commit_order \
+	outbox_durable_writes \
 	outbox_trigger_functions \
 	trigger_row_errors \
 	background_worker \

@@ -262,3 +262,157 @@ COMMENT ON FUNCTION velt.transition_tables(oid, name) IS
 'The transition table names of a firing trigger (internal)';
 COMMENT ON FUNCTION velt.members_sql(jsonb, text) IS
 'The query reading organization, group and user from a transition table, for velt_group_members_trigger (internal)';
+
+-- ---------------------------------------------------------------------
+-- A durable twin for every per-ID write function (1.2): the synchronous
+-- function's arguments and checks, the operation written to the outbox in
+-- the caller's transaction and delivered after COMMIT.  One C function
+-- serves them all: it finds the endpoint in the catalog from the twin's
+-- name.  An organizations twin writes one operation per organization.
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION velt_enqueue_add_organizations(
+	organizations jsonb,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_add_organizations(jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_add_organizations(jsonb, jsonb) IS
+'Adds organizations after COMMIT, through the outbox: the arguments of velt_add_organizations; returns the id of the first operation (one per organization)';
+
+CREATE FUNCTION velt_enqueue_update_organizations(
+	organizations jsonb,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_update_organizations(jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_update_organizations(jsonb, jsonb) IS
+'Updates the metadata of organizations after COMMIT, through the outbox: the arguments of velt_update_organizations; returns the id of the first operation (one per organization)';
+
+CREATE FUNCTION velt_enqueue_delete_organizations(
+	org_ids text[],
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_delete_organizations(text[], jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_delete_organizations(text[], jsonb) IS
+'Deletes organizations with all they hold after COMMIT, through the outbox: the arguments of velt_delete_organizations; returns the id of the first operation (one per organization)';
+
+CREATE FUNCTION velt_enqueue_update_organizations_disabled(
+	org_ids text[],
+	disabled boolean,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_update_organizations_disabled(text[], boolean, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_update_organizations_disabled(text[], boolean, jsonb) IS
+'Disables or enables organizations after COMMIT, through the outbox: the arguments of velt_update_organizations_disabled; returns the id of the first operation (one per organization)';
+
+CREATE FUNCTION velt_enqueue_add_documents(
+	org text,
+	documents jsonb,
+	folder text DEFAULT NULL,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_add_documents(text, jsonb, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_add_documents(text, jsonb, text, jsonb) IS
+'Adds documents after COMMIT, through the outbox: the arguments of velt_add_documents; returns the operation id';
+
+CREATE FUNCTION velt_enqueue_update_documents(
+	org text,
+	documents jsonb,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_update_documents(text, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_update_documents(text, jsonb, jsonb) IS
+'Updates documents after COMMIT, through the outbox: the arguments of velt_update_documents; returns the operation id';
+
+CREATE FUNCTION velt_enqueue_delete_documents(
+	org text,
+	document_ids text[],
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_delete_documents(text, text[], jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_delete_documents(text, text[], jsonb) IS
+'Deletes documents after COMMIT, through the outbox: the arguments of velt_delete_documents; returns the operation id';
+
+CREATE FUNCTION velt_enqueue_update_documents_access(
+	org text,
+	document_ids text[],
+	access_type text,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_update_documents_access(text, text[], text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_update_documents_access(text, text[], text, jsonb) IS
+'Sets the access type of documents after COMMIT, through the outbox: the arguments of velt_update_documents_access; returns the operation id';
+
+CREATE FUNCTION velt_enqueue_update_documents_disabled(
+	org text,
+	document_ids text[],
+	disabled boolean,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_update_documents_disabled(text, text[], boolean, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_update_documents_disabled(text, text[], boolean, jsonb) IS
+'Disables or enables documents after COMMIT, through the outbox: the arguments of velt_update_documents_disabled; returns the operation id';
+
+CREATE FUNCTION velt_enqueue_update_users(
+	org text,
+	users jsonb,
+	document text DEFAULT NULL,
+	folder text DEFAULT NULL,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_update_users(text, jsonb, text, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_update_users(text, jsonb, text, text, jsonb) IS
+'Updates users after COMMIT, through the outbox: the arguments of velt_update_users; returns the operation id';
+
+CREATE FUNCTION velt_enqueue_add_folders(
+	org text,
+	folders jsonb,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_add_folders(text, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_add_folders(text, jsonb, jsonb) IS
+'Adds folders after COMMIT, through the outbox: the arguments of velt_add_folders; returns the operation id';
+
+CREATE FUNCTION velt_enqueue_update_folders(
+	org text,
+	folders jsonb,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_update_folders(text, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_update_folders(text, jsonb, jsonb) IS
+'Updates folders after COMMIT, through the outbox: the arguments of velt_update_folders; returns the operation id';
+
+CREATE FUNCTION velt_enqueue_update_folders_access(
+	org text,
+	folder_ids text[],
+	access_type text,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_update_folders_access(text, text[], text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_update_folders_access(text, text[], text, jsonb) IS
+'Sets the access type of folders after COMMIT, through the outbox: the arguments of velt_update_folders_access; returns the operation id';

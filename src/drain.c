@@ -13,7 +13,9 @@
  * Order: operations are taken in (commit sequence, id) order; an operation
  * may join an earlier request only if no request between them touches one
  * of its IDs, so operations on one ID reach Velt in commit order.  A
- * delete_all is a barrier.  Requests that touch no common ID are in flight
+ * barrier (a delete_all, and an operation the catalog sends alone: see
+ * op_alone) keeps everything before it before and everything after it
+ * after.  Requests that touch no common ID are in flight
  * together (up to velt.max_concurrency, through flight.c); one that
  * touches an ID of an earlier one starts once that one is done (see
  * "Order of sending").  Concurrent drains lock whole organizations
@@ -161,7 +163,7 @@ typedef struct Batch
 	List	   *shared;			/* fixed's values that name things (char *) */
 	List	   *pieces;
 	int			nitems;
-	bool		barrier;		/* delete_all: nothing may move across it */
+	bool		barrier;		/* nothing may move across it (op_alone) */
 	bool		held;			/* of a blocker: never sent this round */
 	HTAB	   *ids;
 
@@ -578,14 +580,26 @@ add_blockers(Drain *drain)
  * other's fixed data names (a shared key: a document, folder or group).
  * A piece joins the latest batch of its target with the same endpoint and
  * fixed data if that batch has room for it and neither it nor any batch
- * after it conflicts with the piece, and no barrier (an operation without
- * items) lies in between; otherwise it starts a new batch at the end of
+ * after it conflicts with the piece, and no barrier (see op_alone) lies
+ * in between; otherwise it starts a new batch at the end of
  * the list.  Joining an earlier batch moves the piece ahead of the batches
  * in between, which is safe because none of them conflicts with it:
  * operations on one ID still reach Velt in commit order, and no request
  * names an ID twice.
  * ---------------------------------------------------------------------
  */
+
+/*
+ * Whether an operation is a barrier, sent alone in its organization's
+ * order: one without items (delete_all acts on everything), or one whose
+ * endpoint acts on more than its IDs (endpoints.h, VeltOutboxMode).
+ */
+static bool
+op_alone(const OutboxOp *op)
+{
+	return !velt_call_has_items(&op->call) ||
+		op->call.endpoint->outbox != VELT_OUTBOX_MERGED;
+}
 
 /* The round's entry for an organization, made on first sight. */
 static OutboxTarget *
@@ -742,7 +756,7 @@ place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 	int			i;
 
 	/* blockers in a row share one held batch: it is never sent */
-	if (op->blocker && velt_call_has_items(&op->call) && target->batches != NIL &&
+	if (op->blocker && !op_alone(op) && target->batches != NIL &&
 		((Batch *) llast(target->batches))->held &&
 		!((Batch *) llast(target->batches))->barrier)
 	{
@@ -751,7 +765,7 @@ place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 		batch_add_piece(drain, batch, piece);
 		return;
 	}
-	if (velt_call_has_items(&op->call))
+	if (!op_alone(op))
 	{
 		for (i = list_length(target->batches) - 1; i >= 0; i--)
 		{
@@ -786,7 +800,7 @@ place_piece(Drain *drain, OutboxTarget *target, const Piece *piece)
 	batch->fixed_key = op->fixed_key;
 	batch->fixed = fixed;
 	batch->shared = op_shared;
-	batch->barrier = !velt_call_has_items(&op->call);
+	batch->barrier = op_alone(op);
 	batch->held = op->blocker;
 	batch->ids = new_id_set();
 	batch_add_piece(drain, batch, piece);
@@ -928,7 +942,7 @@ batch_request(Drain *drain, const Batch *batch, VeltCall *call, BatchSink *sink)
 	sink->delete_all_op = -1;
 	sink->unanswered = 0;
 
-	if (batch->barrier)
+	if (batch->nitems == 0)
 	{
 		sink->delete_all_op = ((Piece *) linitial(batch->pieces))->op;
 		return;

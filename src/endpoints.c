@@ -19,6 +19,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.id_field = "userId",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_DOCUMENT,
 		VELT_ARG_FOLDER, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_MERGED,
 	},
 	[VELT_EP_DELETE_USERS] = {
 		.sql_name = "velt_delete_users",
@@ -27,6 +28,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_arg = "user_ids",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_IDS, VELT_ARG_DOCUMENT,
 		VELT_ARG_FOLDER, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_MERGED,
 	},
 	[VELT_EP_ADD_USER_GROUPS] = {
 		.sql_name = "velt_add_user_groups",
@@ -35,6 +37,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_arg = "groups",
 		.id_field = "groupId",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_MERGED,
 	},
 	[VELT_EP_ADD_USERS_TO_GROUP] = {
 		.sql_name = "velt_add_users_to_group",
@@ -43,6 +46,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_arg = "user_ids",
 		.args = {VELT_ARG_ORG, VELT_ARG_GROUP, VELT_ARG_ITEM_IDS,
 		VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_MERGED,
 	},
 	[VELT_EP_DELETE_USERS_FROM_GROUP] = {
 		.sql_name = "velt_delete_users_from_group",
@@ -51,6 +55,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_arg = "user_ids",
 		.args = {VELT_ARG_ORG, VELT_ARG_GROUP, VELT_ARG_ITEM_IDS,
 		VELT_ARG_DELETE_ALL, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_MERGED,
 	},
 	[VELT_EP_ADD_ORGANIZATIONS] = {
 		.sql_name = "velt_add_organizations",
@@ -59,6 +64,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_arg = "organizations",
 		.id_field = "organizationId",
 		.args = {VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_PER_ORGANIZATION,
 	},
 	[VELT_EP_UPDATE_ORGANIZATIONS] = {
 		.sql_name = "velt_update_organizations",
@@ -67,6 +73,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_arg = "organizations",
 		.id_field = "organizationId",
 		.args = {VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_PER_ORGANIZATION,
 	},
 	[VELT_EP_DELETE_ORGANIZATIONS] = {
 		.sql_name = "velt_delete_organizations",
@@ -74,6 +81,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_key = "organizationIds",
 		.items_arg = "org_ids",
 		.args = {VELT_ARG_ITEM_IDS, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_PER_ORGANIZATION,
 	},
 	[VELT_EP_UPDATE_ORGANIZATIONS_DISABLED] = {
 		.sql_name = "velt_update_organizations_disabled",
@@ -81,6 +89,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_key = "organizationIds",
 		.items_arg = "org_ids",
 		.args = {VELT_ARG_ITEM_IDS, VELT_ARG_DISABLED, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_PER_ORGANIZATION,
 	},
 	[VELT_EP_GET_ORGANIZATIONS] = {
 		.sql_name = "velt_get_organizations",
@@ -100,6 +109,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.id_field = "documentId",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_FOLDER, VELT_ARG_OPTIONS},
 		.items_in_error_details = true,
+		.outbox = VELT_OUTBOX_MERGED,
 	},
 	[VELT_EP_UPDATE_DOCUMENTS] = {
 		.sql_name = "velt_update_documents",
@@ -109,6 +119,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.id_field = "documentId",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
 		.items_in_error_details = true,
+		.outbox = VELT_OUTBOX_MERGED,
 	},
 	[VELT_EP_DELETE_DOCUMENTS] = {
 		.sql_name = "velt_delete_documents",
@@ -117,6 +128,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_arg = "document_ids",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_IDS, VELT_ARG_OPTIONS},
 		.items_in_error_details = true,
+		.outbox = VELT_OUTBOX_MERGED,
 	},
 	[VELT_EP_UPDATE_DOCUMENTS_ACCESS] = {
 		.sql_name = "velt_update_documents_access",
@@ -124,6 +136,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_key = "documentIds",
 		.items_arg = "document_ids",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_IDS, VELT_ARG_ACCESS_TYPE, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_MERGED,
 	},
 	[VELT_EP_UPDATE_DOCUMENTS_DISABLED] = {
 		.sql_name = "velt_update_documents_disabled",
@@ -131,6 +144,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_key = "documentIds",
 		.items_arg = "document_ids",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_IDS, VELT_ARG_DISABLED, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_MERGED,
 	},
 	[VELT_EP_GET_DOCUMENTS] = {
 		.sql_name = "velt_get_documents",
@@ -152,6 +166,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.id_field = "userId",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_DOCUMENT, VELT_ARG_FOLDER,
 		VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_MERGED,
 	},
 	[VELT_EP_GET_USERS] = {
 		.sql_name = "velt_get_users",
@@ -171,6 +186,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_arg = "folders",
 		.id_field = "folderId",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_ALONE,
 	},
 	[VELT_EP_UPDATE_FOLDERS] = {
 		.sql_name = "velt_update_folders",
@@ -179,6 +195,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_arg = "folders",
 		.id_field = "folderId",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_OBJECTS, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_ALONE,
 	},
 	[VELT_EP_UPDATE_FOLDERS_ACCESS] = {
 		.sql_name = "velt_update_folders_access",
@@ -186,6 +203,7 @@ const VeltEndpoint velt_endpoints[VELT_EP_COUNT] = {
 		.items_key = "folderIds",
 		.items_arg = "folder_ids",
 		.args = {VELT_ARG_ORG, VELT_ARG_ITEM_IDS, VELT_ARG_ACCESS_TYPE, VELT_ARG_OPTIONS},
+		.outbox = VELT_OUTBOX_ALONE,
 	},
 };
 

@@ -31,6 +31,25 @@ typedef enum VeltArgRole
 	VELT_ARG_OPTIONS			/* jsonb object merged into data */
 } VeltArgRole;
 
+/*
+ * How an endpoint's writes travel through the outbox, through its enqueue
+ * twin (velt_enqueue_<name>: the synchronous function's arguments, one
+ * operation written at commit).  The words are those of outbox.h.
+ */
+typedef enum VeltOutboxMode
+{
+	VELT_OUTBOX_NONE,			/* no twin: reads */
+	VELT_OUTBOX_MERGED,			/* acts on its IDs alone: merged with its
+								 * peers, ordered per ID */
+	VELT_OUTBOX_ALONE,			/* acts on more than its IDs say (a folder's
+								 * place in the tree): sent alone, after
+								 * everything of its organization before it and
+								 * before everything after it */
+	VELT_OUTBOX_PER_ORGANIZATION	/* its items are organizations: one
+									 * operation per organization, each
+									 * alone in that organization's order */
+} VeltOutboxMode;
+
 #define VELT_MAX_READ_COLUMNS 8
 
 #define VELT_MAX_ARGS 8
@@ -49,6 +68,8 @@ typedef struct VeltEndpoint
 	 * every item's result in error.details: read those as per-ID rows.
 	 */
 	bool		items_in_error_details;
+
+	VeltOutboxMode outbox;		/* its enqueue twin, if any */
 
 	/*
 	 * reads only: paging and the row shape (max_filter_ids comes first to

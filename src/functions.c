@@ -18,6 +18,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 
 #include "api.h"
 #include "drain.h"
@@ -97,17 +98,64 @@ VELT_SQL_READ(velt_get_users, VELT_EP_GET_USERS)
 
 /* The body of every enqueue: validate, write to the outbox, return its id. */
 static Datum
-enqueue_endpoint(FunctionCallInfo fcinfo, VeltEndpointId endpoint)
+enqueue_endpoint(FunctionCallInfo fcinfo, const VeltEndpoint *endpoint)
 {
 	VeltCall	call;
 
-	velt_call_from_args(fcinfo, &velt_endpoints[endpoint], &call);
+	velt_call_from_args(fcinfo, endpoint, &call);
 	PG_RETURN_INT64(velt_outbox_enqueue(&call));
 }
 
+/*
+ * The endpoint of an enqueue twin, from the SQL function's own name:
+ * velt_enqueue_<x> is the twin of velt_<x>, whose catalog row must allow
+ * one.  Looked up once per call site.
+ */
+static const VeltEndpoint *
+twin_endpoint(FunctionCallInfo fcinfo)
+{
+	static const char prefix[] = "velt_enqueue_";
+	const VeltEndpoint *found = fcinfo->flinfo->fn_extra;
+	char	   *name;
+	int			i;
+
+	if (found)
+		return found;
+	name = get_func_name(fcinfo->flinfo->fn_oid);
+	if (name && strncmp(name, prefix, sizeof(prefix) - 1) == 0)
+	{
+		for (i = 0; i < VELT_EP_COUNT; i++)
+		{
+			const VeltEndpoint *ep = &velt_endpoints[i];
+
+			if (ep->outbox != VELT_OUTBOX_NONE &&
+				strcmp(ep->sql_name + strlen("velt_"), name + sizeof(prefix) - 1) == 0)
+				found = ep;
+		}
+	}
+	if (found == NULL)
+		elog(ERROR, "velt: function \"%s\" is no enqueue twin of a write function",
+			 name ? name : "?");
+	fcinfo->flinfo->fn_extra = (void *) found;
+	return found;
+}
+
+PG_FUNCTION_INFO_V1(velt_enqueue);
+
+/*
+ * Every enqueue twin since 1.2: velt_enqueue_<x>(the arguments of
+ * velt_<x>) returns bigint, the operation's id.
+ */
+Datum
+velt_enqueue(PG_FUNCTION_ARGS)
+{
+	return enqueue_endpoint(fcinfo, twin_endpoint(fcinfo));
+}
+
+/* The twins of 1.0, declared under their own C names then. */
 #define VELT_SQL_ENQUEUE(sql_name, endpoint) \
 	PG_FUNCTION_INFO_V1(sql_name); \
-	Datum sql_name(PG_FUNCTION_ARGS) { return enqueue_endpoint(fcinfo, endpoint); }
+	Datum sql_name(PG_FUNCTION_ARGS) { return enqueue_endpoint(fcinfo, &velt_endpoints[endpoint]); }
 
 VELT_SQL_ENQUEUE(velt_enqueue_add_users, VELT_EP_ADD_USERS)
 VELT_SQL_ENQUEUE(velt_enqueue_delete_users, VELT_EP_DELETE_USERS)

@@ -131,12 +131,51 @@ velt_outbox_insert(const char *endpoint_path, const char *org, Datum fixed,
 	return id;
 }
 
+/*
+ * Writes item i of an organizations call as an operation of its own, that
+ * organization its target.
+ */
+static int64
+enqueue_organization(const VeltCall *call, int i)
+{
+	Datum		id = CStringGetTextDatum(call->ids[i]);
+	Datum		items = (Datum) 0;
+
+	/* an ID list is stored as its ids column alone */
+	if (call->endpoint->id_field)
+	{
+		json_object *item = velt_jsonc_owned(json_object_new_array());
+
+		velt_call_append_item(call, i, item);
+		items = velt_jsonc_to_jsonb(item);
+	}
+	return velt_outbox_insert(call->endpoint->path, call->ids[i],
+							  velt_jsonc_to_jsonb(call->fixed), items,
+							  PointerGetDatum(construct_array(&id, 1, TEXTOID, -1, false,
+															  TYPALIGN_INT)),
+							  (Datum) 0);
+}
+
 int64
 velt_outbox_enqueue(const VeltCall *call)
 {
 	json_object *org;
 	Datum		items = (Datum) 0;
 
+	if (call->endpoint->outbox == VELT_OUTBOX_PER_ORGANIZATION)
+	{
+		int64		first = 0;
+		int			i;
+
+		for (i = 0; i < call->nitems; i++)
+		{
+			int64		id = enqueue_organization(call, i);
+
+			if (i == 0)
+				first = id;
+		}
+		return first;
+	}
 	if (!json_object_object_get_ex(call->fixed, "organizationId", &org))
 		elog(ERROR, "an outbox operation needs an organization");
 	/* an ID list is stored as its ids column alone */

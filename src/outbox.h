@@ -71,8 +71,10 @@ extern const VeltUserFieldName velt_user_fields[VELT_USER_NFIELDS];
 
 /*
  * Writes a validated call to velt.outbox in the current transaction and
- * returns the operation's id.  The worker is woken when the transaction
- * commits.
+ * returns the operation's id.  A call whose items are organizations
+ * (VELT_OUTBOX_PER_ORGANIZATION) becomes one operation per organization,
+ * in their order; the first one's id is returned.  The worker is woken
+ * when the transaction commits.
  */
 extern int64 velt_outbox_enqueue(const VeltCall *call);
 
