@@ -264,6 +264,23 @@ COMMENT ON FUNCTION velt.members_sql(jsonb, text) IS
 'The query reading organization, group and user from a transition table, for velt_group_members_trigger (internal)';
 
 -- ---------------------------------------------------------------------
+-- velt_request through the outbox (1.2): any endpoint, written at commit,
+-- sent alone in the order of the organization data names, retried and
+-- dead-lettered like the rest; Velt's whole result becomes its one row in
+-- velt_results.
+-- ---------------------------------------------------------------------
+CREATE FUNCTION velt_enqueue_request(
+	path text,
+	data jsonb DEFAULT NULL,
+	options jsonb DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'velt_enqueue_request'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt_enqueue_request(text, jsonb, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt_enqueue_request(text, jsonb, jsonb) IS
+'Sends a request to any Velt endpoint after COMMIT, through the outbox (the arguments of velt_request); its result is kept in velt_results';
+
+-- ---------------------------------------------------------------------
 -- A durable twin for every per-ID write function (1.2): the synchronous
 -- function's arguments and checks, the operation written to the outbox in
 -- the caller's transaction and delivered after COMMIT.  One C function

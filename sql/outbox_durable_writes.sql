@@ -114,3 +114,32 @@ SELECT * FROM drain();
 SELECT body->'data'->>'organizationId' AS org, substring(path FROM '^/v2/(.*)$') AS path, status
 FROM standin_requests() ORDER BY org, seq;
 SELECT count(*) AS left_over FROM velt.outbox;
+
+-- velt_enqueue_request: any endpoint through the outbox, in the order of
+-- the organization data names; Velt's whole result is kept in velt_results
+SELECT standin_reset();
+SELECT standin_fault('{"status": 503, "path_contains": "folders/delete"}');
+BEGIN;
+SELECT velt_enqueue_add_folders('dw5', '[{"folderId": "h1", "folderName": "H"}]') > 0 AS enqueued;
+SELECT velt_enqueue_request('organizations/folders/delete', '{"organizationId": "dw5", "folderId": "h1"}') AS delete_op \gset
+SELECT velt_enqueue_request('v2/users/get', '{"organizationId": "dw5"}') AS read_op \gset
+COMMIT;
+SELECT endpoint, target, fixed, ids FROM velt.outbox ORDER BY id;
+SELECT * FROM drain();
+SELECT endpoint, state, attempts FROM velt.outbox ORDER BY id;
+UPDATE velt.outbox SET next_attempt_at = clock_timestamp();
+SELECT * FROM drain();
+SELECT substring(path FROM '^/v2/(.*)$') AS path, status FROM standin_requests() ORDER BY seq;
+SELECT operation_id = :delete_op AS delete_op, endpoint, id, success, message,
+	   result ? 'data' AS has_data, attempts
+FROM velt_results WHERE operation_id IN (:delete_op, :read_op) ORDER BY operation_id;
+SELECT standin_state()->'dw5'->'folders' ? 'h1' AS h1_still_there;
+-- refused arguments queue nothing; a request Velt refuses stays rejected
+SELECT * FROM try($$SELECT velt_enqueue_request('not a path', '{}')$$);
+SELECT * FROM try($$SELECT velt_enqueue_request(NULL, '{}')$$);
+SELECT * FROM try($$SELECT velt_enqueue_request('users/get', '[1]')$$);
+SELECT standin_fault('{"status": 400}');
+SELECT velt_enqueue_request('users/get', '{"organizationId": "dw5"}') > 0 AS enqueued;
+SELECT * FROM drain();
+SELECT endpoint, target, state, last_error FROM velt.outbox ORDER BY id;
+DELETE FROM velt.outbox;

@@ -311,11 +311,24 @@ run_spi(const char *sql, int nargs, Oid *types, Datum *values, int expected)
 			 SPI_result_code_string(rc), sql);
 }
 
-/* The catalog's endpoint for a stored path, or NULL. */
+/*
+ * The catalog's endpoint for a stored path, or NULL.  A velt_enqueue_request
+ * operation's endpoint is made for it, in CurrentMemoryContext.
+ */
 static const VeltEndpoint *
 endpoint_by_path(const char *path)
 {
 	int			i;
+
+	if (strncmp(path, VELT_REQUEST_ENDPOINT_PREFIX, strlen(VELT_REQUEST_ENDPOINT_PREFIX)) == 0)
+	{
+		VeltEndpoint *ep = palloc0(sizeof(VeltEndpoint));
+
+		ep->sql_name = "velt_enqueue_request";
+		ep->path = pstrdup(path + strlen(VELT_REQUEST_ENDPOINT_PREFIX));
+		ep->outbox = VELT_OUTBOX_REQUEST;
+		return ep;
+	}
 
 	for (i = 0; i < VELT_EP_COUNT; i++)
 	{
@@ -1240,6 +1253,35 @@ drain_next(void *arg)
 }
 
 /*
+ * After a velt_enqueue_request operation's answer: keeps Velt's whole result
+ * as its one outcome row (the ID is the path) and returns true, or returns
+ * false for a failed exchange or a result jsonb cannot hold.
+ */
+static bool
+record_whole_result(Drain *drain, const Batch *batch, VeltExchange *ex)
+{
+	const OutboxOp *op = &drain->ops[((Piece *) linitial(batch->pieces))->op];
+	json_object *message;
+	Datum		result;
+
+	if (ex->kind != VELT_ANSWER_OK)
+		return false;
+	if (!velt_jsonc_to_jsonb_checked(ex->envelope.result, &result))
+	{
+		strlcpy(ex->malformed_reason, "its result contains a NUL character, which jsonb cannot store",
+				sizeof(ex->malformed_reason));
+		ex->kind = VELT_ANSWER_MALFORMED;
+		return false;
+	}
+	result_rows_add(&drain->rows, op, batch->endpoint->path, 1, NULL,
+					json_object_object_get_ex(ex->envelope.result, "message", &message) &&
+					json_object_is_type(message, json_type_string) ?
+					json_object_get_string(message) : NULL,
+					result, false, NULL);
+	return true;
+}
+
+/*
  * Plan: a batch's request is finished.  Delivered or rejected releases
  * what depends on it; to be retried holds it back.
  */
@@ -1252,7 +1294,9 @@ drain_finished(void *arg, VeltFlight *flight)
 	MemoryContext old;
 	bool		done;
 
-	if (velt_read_items(&batch->call, ex, 0, batch->call.nitems, record_result, &batch->sink))
+	if (batch->endpoint->outbox == VELT_OUTBOX_REQUEST ?
+		record_whole_result(drain, batch, ex) :
+		velt_read_items(&batch->call, ex, 0, batch->call.nitems, record_result, &batch->sink))
 		done = note_success(drain, batch, ex);
 	else
 	{

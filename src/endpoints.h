@@ -45,10 +45,18 @@ typedef enum VeltOutboxMode
 								 * place in the tree): sent alone, after
 								 * everything of its organization before it and
 								 * before everything after it */
-	VELT_OUTBOX_PER_ORGANIZATION	/* its items are organizations: one
+	VELT_OUTBOX_PER_ORGANIZATION,	/* its items are organizations: one
 									 * operation per organization, each
 									 * alone in that organization's order */
+	VELT_OUTBOX_REQUEST			/* velt_enqueue_request: any path, sent alone,
+								 * Velt's whole result kept as its outcome */
 } VeltOutboxMode;
+
+/*
+ * velt.outbox.endpoint of a velt_enqueue_request operation: this prefix,
+ * then the path as given ("request:users/get", "request:v1/users/get").
+ */
+#define VELT_REQUEST_ENDPOINT_PREFIX "request:"
 
 #define VELT_MAX_READ_COLUMNS 8
 

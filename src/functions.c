@@ -221,6 +221,22 @@ velt_request(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(answer);
 }
 
+PG_FUNCTION_INFO_V1(velt_enqueue_request);
+
+/*
+ * velt_enqueue_request(path, data, options): velt_request through the
+ * outbox; returns the operation's id, whose velt_results row holds Velt's
+ * result once delivered.
+ */
+Datum
+velt_enqueue_request(PG_FUNCTION_ARGS)
+{
+	json_object *data;
+	const char *path = velt_request_from_args(fcinfo, &data);
+
+	PG_RETURN_INT64(velt_outbox_enqueue_request(path, data));
+}
+
 PG_FUNCTION_INFO_V1(velt_sql_reject_control_characters);
 
 /*

@@ -186,6 +186,20 @@ velt_outbox_enqueue(const VeltCall *call)
 							  ids_array(call), (Datum) 0);
 }
 
+int64
+velt_outbox_enqueue_request(const char *path, json_object *data)
+{
+	json_object *org;
+	const char *target = "";
+
+	if (json_object_object_get_ex(data, "organizationId", &org) &&
+		json_object_is_type(org, json_type_string))
+		target = json_object_get_string(org);
+	return velt_outbox_insert(psprintf("%s%s", VELT_REQUEST_ENDPOINT_PREFIX, path), target,
+							  velt_jsonc_to_jsonb(data), (Datum) 0,
+							  PointerGetDatum(construct_empty_array(TEXTOID)), (Datum) 0);
+}
+
 /* Wakes the worker when a transaction that enqueued commits. */
 static void
 outbox_xact_callback(XactEvent event, void *arg)

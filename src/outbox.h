@@ -88,6 +88,14 @@ extern int64 velt_outbox_insert(const char *endpoint_path, const char *org,
 								Datum fixed, Datum items, Datum ids,
 								Datum item_values);
 
+/*
+ * Writes a velt_enqueue_request operation: path (as velt_request takes it)
+ * with data as its whole "data", ordered alone within the organization
+ * data names in "organizationId" (or with the other requests that name
+ * none).  Returns the operation's id.
+ */
+extern int64 velt_outbox_enqueue_request(const char *path, json_object *data);
+
 /* Registers the commit-time wake-up (from _PG_init). */
 extern void velt_outbox_register_wakeup(void);
 
