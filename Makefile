@@ -55,6 +55,7 @@ REGRESS = \
 	outbox \
 	outbox_commit_order \
 	outbox_durable_writes \
+	outbox_twin_faults \
 	outbox_trigger_functions \
 	trigger_row_errors \
 	background_worker \
