@@ -45,7 +45,8 @@ SELECT kind, id FROM velt_reconcile_users('recon_people', 'reco',
 SELECT max(seq) AS seq_before FROM standin_requests() \gset
 SELECT kind, id FROM velt_reconcile_users('recon_people', 'reco',
 	ARRAY['organization=org', 'user_id=id', 'name=full_name', 'email=mail'], repair => true);
-SELECT endpoint, target, ids, items FROM velt.outbox ORDER BY id;
+SELECT endpoint, target, ids FROM velt.outbox ORDER BY id;
+SELECT jsonb_array_elements(items) AS users_to_add FROM velt.outbox WHERE endpoint = 'users/add';
 SELECT count(*) AS writes_before_drain FROM standin_requests()
 WHERE seq > :seq_before AND path <> '/v2/users/get';
 SELECT requests, delivered, failed, retried FROM velt_process_outbox();
