@@ -433,3 +433,278 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalo
 REVOKE ALL ON FUNCTION velt_enqueue_update_folders_access(text, text[], text, jsonb) FROM PUBLIC;
 COMMENT ON FUNCTION velt_enqueue_update_folders_access(text, text[], text, jsonb) IS
 'Sets the access type of folders after COMMIT, through the outbox: the arguments of velt_update_folders_access; returns the operation id';
+
+-- ---------------------------------------------------------------------
+-- Drift repair (1.2): velt_reconcile_users, velt_reconcile_documents and
+-- velt_reconcile_group_members compare a table (mapped with key=column
+-- arguments, as the trigger functions are) with what Velt holds for one
+-- organization, return one row per difference and, with repair, queue
+-- through the enqueue twins exactly the operations that make Velt equal
+-- to the table.  See docs/reconcile.md.  This section is self-contained:
+-- it needs only the objects above it, and nothing below refers to it.
+--
+-- The public functions are SECURITY DEFINER, so they read the caller's
+-- table with the owner's rights: velt.reconcile_check_source (C) first
+-- makes sure that the role running the statement could read the mapped
+-- columns itself, and refuses views (their functions would run as the
+-- owner) and tables whose row-level security applies to that role.
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION velt.reconcile_check_source(caller text, source regclass, columns text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'velt_reconcile_check_source'
+LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION velt.reconcile_check_source(text, regclass, text[]) FROM PUBLIC;
+COMMENT ON FUNCTION velt.reconcile_check_source(text, regclass, text[]) IS
+'Refuses a reconcile whose caller could not read the mapped columns of the table in full (internal)';
+
+-- The checked key=column mapping of a reconcile, as {"key": "column"};
+-- raises before anything is read or sent.
+CREATE FUNCTION velt.reconcile_columns(caller text, source regclass, org text, mapping text[],
+									   repair boolean, max_items integer,
+									   required text[], optional text[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	key text;
+	columns jsonb;
+BEGIN
+	PERFORM velt.check_required(source, 'source'), velt.check_required(org, 'org'),
+		velt.check_required(mapping, 'mapping'), velt.check_required(repair, 'repair');
+	IF max_items < 1 THEN
+		RAISE EXCEPTION 'max_items must be at least 1' USING ERRCODE = 'invalid_parameter_value',
+			HINT = 'Pass NULL to compare everything.';
+	END IF;
+	FOREACH key IN ARRAY required LOOP
+		IF NOT EXISTS (SELECT 1 FROM unnest(mapping) AS m WHERE split_part(m, '=', 1) = key) THEN
+			RAISE EXCEPTION '%: no column given for %', caller, key
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Pass ''%s=<column>'' in mapping.', key);
+		END IF;
+	END LOOP;
+	columns := velt.trigger_columns(caller, source, mapping, required, optional);
+	PERFORM velt.reconcile_check_source(caller, source,
+		ARRAY(SELECT c.value FROM jsonb_each_text(columns) AS c));
+	RETURN columns;
+END $$;
+REVOKE ALL ON FUNCTION velt.reconcile_columns(text, regclass, text, text[], boolean, integer, text[], text[]) FROM PUBLIC;
+COMMENT ON FUNCTION velt.reconcile_columns(text, regclass, text, text[], boolean, integer, text[], text[]) IS
+'Checks the arguments of a reconcile and returns its key=column mapping (internal)';
+
+-- The table side of a reconcile: per row of the organization ($1), its ID
+-- and the object velt would send, fields (key -> Velt's field) of the
+-- mapped keys, NULL columns left out.  Rows with a NULL or empty ID are
+-- left out too: the trigger functions refuse them, so Velt cannot have them.
+CREATE FUNCTION velt.reconcile_table_sql(source regclass, columns jsonb, id_key text, fields jsonb)
+RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT format('SELECT %1$s AS id, jsonb_strip_nulls(jsonb_build_object(%2$s)) AS obj '
+				  'FROM %3$s WHERE %4$s = $1 AND %1$s <> %5$L',
+		format('%I::text', columns ->> id_key),
+		(SELECT string_agg(format('%L, %I::text', f.value, columns ->> f.key), ', ' ORDER BY f.key)
+		 FROM jsonb_each_text(fields) AS f WHERE columns ? f.key),
+		(SELECT format('%I.%I', n.nspname, c.relname)
+		 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source),
+		format('%I::text', columns ->> 'organization'), '')
+$$;
+REVOKE ALL ON FUNCTION velt.reconcile_table_sql(regclass, jsonb, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION velt.reconcile_table_sql(regclass, jsonb, text, jsonb) IS
+'The query reading the rows of one organization from a reconciled table, as Velt objects (internal)';
+
+-- The differences between the table side and the Velt side (queries with
+-- the organization as $1), by ID, as a JSON array of {kind, id, in_table,
+-- in_velt} ordered by ID and cut at max_items.  An ID in both differs when
+-- a field the table has (not NULL) has another value in Velt.
+CREATE FUNCTION velt.reconcile_diff(caller text, source regclass, table_sql text, velt_sql text,
+									org text, id_field text, max_items integer)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	repeated text;
+	diffs jsonb;
+BEGIN
+	EXECUTE format('SELECT id FROM (%s) t GROUP BY id HAVING count(*) > 1 ORDER BY id COLLATE "C" LIMIT 1',
+				   table_sql) INTO repeated USING org;
+	IF repeated IS NOT NULL THEN
+		RAISE EXCEPTION '%: ID "%" is in more than one row of table % for organization "%"',
+			caller, repeated, source, org
+			USING ERRCODE = 'cardinality_violation', HINT = 'Velt holds one record per ID.';
+	END IF;
+	EXECUTE format($q$
+		WITH t AS (%s), v AS (%s),
+		d AS (
+			SELECT CASE WHEN v.id IS NULL THEN 'missing_in_velt'
+						WHEN t.id IS NULL THEN 'extra_in_velt'
+						WHEN EXISTS (SELECT 1 FROM jsonb_each_text(t.obj - $2) AS f
+									 WHERE f.value IS DISTINCT FROM v.obj ->> f.key) THEN 'different'
+				   END AS kind,
+				   COALESCE(t.id, v.id) AS id, t.obj AS in_table, v.obj AS in_velt
+			FROM t FULL JOIN v ON v.id = t.id)
+		SELECT COALESCE(jsonb_agg(to_jsonb(d) ORDER BY d.id COLLATE "C"), '[]')
+		FROM (SELECT * FROM d WHERE kind IS NOT NULL ORDER BY id COLLATE "C" LIMIT $3) AS d$q$,
+		table_sql, velt_sql) INTO diffs USING org, id_field, max_items;
+	RETURN diffs;
+END $$;
+REVOKE ALL ON FUNCTION velt.reconcile_diff(text, regclass, text, text, text, text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION velt.reconcile_diff(text, regclass, text, text, text, text, integer) IS
+'Compares the rows of a reconciled table with Velt''s records by ID; returns the differences as JSON (internal)';
+
+-- The members of one user group, following page tokens (POST users/get
+-- with organizationUserGroupIds).
+CREATE FUNCTION velt.group_members(org text, group_id text)
+RETURNS TABLE(id text, member jsonb)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	answer jsonb;
+	token text;
+	pages int := 0;
+BEGIN
+	LOOP
+		answer := @extschema@.velt_request('users/get', jsonb_strip_nulls(jsonb_build_object(
+			'organizationId', org, 'organizationUserGroupIds', jsonb_build_array(group_id),
+			'pageToken', token)));
+		IF jsonb_typeof(COALESCE(answer -> 'data', '[]')) <> 'array' THEN
+			RAISE EXCEPTION 'Velt''s answer is not shaped as documented: "result.data" is not an array'
+				USING ERRCODE = 'protocol_violation';
+		END IF;
+		RETURN QUERY SELECT u ->> 'userId', u FROM jsonb_array_elements(COALESCE(answer -> 'data', '[]')) AS u;
+		pages := pages + 1;
+		EXIT WHEN COALESCE(answer ->> 'nextPageToken', '') = '' OR pages >= 100000;
+		IF answer ->> 'nextPageToken' = token THEN
+			RAISE EXCEPTION 'Velt''s answer is not shaped as documented: it repeats the previous page token'
+				USING ERRCODE = 'protocol_violation';
+		END IF;
+		token := answer ->> 'nextPageToken';
+	END LOOP;
+END $$;
+REVOKE ALL ON FUNCTION velt.group_members(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION velt.group_members(text, text) IS
+'Reads the members of one user group of an organization, following pages (POST users/get; internal)';
+
+CREATE FUNCTION velt_reconcile_users(source regclass, org text, mapping text[],
+									 repair boolean DEFAULT false, max_items integer DEFAULT NULL)
+RETURNS TABLE(kind text, id text, in_table jsonb, in_velt jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	columns jsonb := velt.reconcile_columns('velt_reconcile_users', source, org, mapping, repair,
+		max_items, ARRAY['organization', 'user_id'], ARRAY['name', 'email', 'photo_url', 'role']);
+	diffs jsonb;
+	upserts jsonb;
+	gone text[];
+BEGIN
+	diffs := velt.reconcile_diff('velt_reconcile_users', source,
+		velt.reconcile_table_sql(source, columns, 'user_id', '{"user_id": "userId", "name": "name",
+			"email": "email", "photo_url": "photoUrl", "role": "accessRole"}'),
+		'SELECT id, "user" AS obj FROM @extschema@.velt_get_users($1) WHERE id IS NOT NULL',
+		org, 'userId', max_items);
+	IF repair THEN
+		-- users/add adds or updates: the trigger sends it for an UPDATE too
+		SELECT jsonb_agg(d.e -> 'in_table' ORDER BY d.n) FILTER (WHERE d.e ->> 'kind' <> 'extra_in_velt'),
+			   array_agg(d.e ->> 'id' ORDER BY d.n) FILTER (WHERE d.e ->> 'kind' = 'extra_in_velt')
+		INTO upserts, gone FROM jsonb_array_elements(diffs) WITH ORDINALITY AS d(e, n);
+		IF upserts IS NOT NULL THEN
+			PERFORM @extschema@.velt_enqueue_add_users(org, upserts);
+		END IF;
+		IF gone IS NOT NULL THEN
+			PERFORM @extschema@.velt_enqueue_delete_users(org, gone);
+		END IF;
+	END IF;
+	RETURN QUERY SELECT d.e ->> 'kind', d.e ->> 'id', NULLIF(d.e -> 'in_table', 'null'),
+						NULLIF(d.e -> 'in_velt', 'null')
+		FROM jsonb_array_elements(diffs) WITH ORDINALITY AS d(e, n) ORDER BY d.n;
+END $$;
+REVOKE ALL ON FUNCTION velt_reconcile_users(regclass, text, text[], boolean, integer) FROM PUBLIC;
+COMMENT ON FUNCTION velt_reconcile_users(regclass, text, text[], boolean, integer) IS
+'Compares a table''s users (key=column mapping) with Velt''s users of an organization; one row per difference; with repair, queues the adds and deletes that make Velt equal to the table';
+
+CREATE FUNCTION velt_reconcile_documents(source regclass, org text, mapping text[],
+										 repair boolean DEFAULT false, max_items integer DEFAULT NULL)
+RETURNS TABLE(kind text, id text, in_table jsonb, in_velt jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	columns jsonb := velt.reconcile_columns('velt_reconcile_documents', source, org, mapping, repair,
+		max_items, ARRAY['organization', 'document_id'], ARRAY['name']);
+	diffs jsonb;
+	added jsonb;
+	changed jsonb;
+	gone text[];
+BEGIN
+	diffs := velt.reconcile_diff('velt_reconcile_documents', source,
+		velt.reconcile_table_sql(source, columns, 'document_id',
+			'{"document_id": "documentId", "name": "documentName"}'),
+		'SELECT id, document AS obj FROM @extschema@.velt_get_documents($1) WHERE id IS NOT NULL',
+		org, 'documentId', max_items);
+	IF repair THEN
+		-- documents/add refuses a document that exists: a changed one is updated
+		SELECT jsonb_agg(d.e -> 'in_table' ORDER BY d.n) FILTER (WHERE d.e ->> 'kind' = 'missing_in_velt'),
+			   jsonb_agg(d.e -> 'in_table' ORDER BY d.n) FILTER (WHERE d.e ->> 'kind' = 'different'),
+			   array_agg(d.e ->> 'id' ORDER BY d.n) FILTER (WHERE d.e ->> 'kind' = 'extra_in_velt')
+		INTO added, changed, gone FROM jsonb_array_elements(diffs) WITH ORDINALITY AS d(e, n);
+		IF added IS NOT NULL THEN
+			PERFORM @extschema@.velt_enqueue_add_documents(org, added);
+		END IF;
+		IF changed IS NOT NULL THEN
+			PERFORM @extschema@.velt_enqueue_update_documents(org, changed);
+		END IF;
+		IF gone IS NOT NULL THEN
+			PERFORM @extschema@.velt_enqueue_delete_documents(org, gone);
+		END IF;
+	END IF;
+	RETURN QUERY SELECT d.e ->> 'kind', d.e ->> 'id', NULLIF(d.e -> 'in_table', 'null'),
+						NULLIF(d.e -> 'in_velt', 'null')
+		FROM jsonb_array_elements(diffs) WITH ORDINALITY AS d(e, n) ORDER BY d.n;
+END $$;
+REVOKE ALL ON FUNCTION velt_reconcile_documents(regclass, text, text[], boolean, integer) FROM PUBLIC;
+COMMENT ON FUNCTION velt_reconcile_documents(regclass, text, text[], boolean, integer) IS
+'Compares a table''s documents (key=column mapping) with Velt''s documents of an organization; one row per difference; with repair, queues the adds, updates and deletes that make Velt equal to the table';
+
+CREATE FUNCTION velt_reconcile_group_members(source regclass, org text, mapping text[],
+											 repair boolean DEFAULT false, max_items integer DEFAULT NULL)
+RETURNS TABLE(kind text, group_id text, id text, in_table jsonb, in_velt jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	columns jsonb := velt.reconcile_columns('velt_reconcile_group_members', source, org, mapping,
+		repair, max_items, ARRAY['organization', 'group', 'user_id'], ARRAY[]::text[]);
+	diffs jsonb;
+	r record;
+BEGIN
+	-- the groups the table names, each read from Velt; a membership is a
+	-- (group, user) pair, so there is no "different"
+	EXECUTE format($q$
+		WITH t AS (SELECT DISTINCT %1$s AS grp, %2$s AS id FROM %3$s
+				   WHERE %4$s = $1 AND %1$s <> '' AND %2$s <> ''),
+		v AS (SELECT g.grp, m.id, m.member
+			  FROM (SELECT DISTINCT grp FROM t) AS g, LATERAL velt.group_members($1, g.grp) AS m),
+		d AS (SELECT CASE WHEN v.id IS NULL THEN 'missing_in_velt' ELSE 'extra_in_velt' END AS kind,
+					 COALESCE(t.grp, v.grp) AS group_id, COALESCE(t.id, v.id) AS id,
+					 CASE WHEN t.id IS NOT NULL THEN
+						 jsonb_build_object('organizationUserGroupId', t.grp, 'userId', t.id) END AS in_table,
+					 v.member AS in_velt
+			  FROM t FULL JOIN v ON v.grp = t.grp AND v.id = t.id
+			  WHERE t.id IS NULL OR v.id IS NULL)
+		SELECT COALESCE(jsonb_agg(to_jsonb(d) ORDER BY d.group_id COLLATE "C", d.id COLLATE "C"), '[]')
+		FROM (SELECT * FROM d ORDER BY group_id COLLATE "C", id COLLATE "C" LIMIT $2) AS d$q$,
+		format('%I::text', columns ->> 'group'), format('%I::text', columns ->> 'user_id'),
+		(SELECT format('%I.%I', n.nspname, c.relname)
+		 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = source),
+		format('%I::text', columns ->> 'organization')) INTO diffs USING org, max_items;
+	IF repair THEN
+		FOR r IN SELECT d.e ->> 'group_id' AS grp, d.e ->> 'kind' AS change,
+						array_agg(d.e ->> 'id' ORDER BY d.n) AS ids
+				 FROM jsonb_array_elements(diffs) WITH ORDINALITY AS d(e, n)
+				 GROUP BY 1, 2 ORDER BY 1, 2
+		LOOP
+			IF r.change = 'missing_in_velt' THEN
+				PERFORM @extschema@.velt_enqueue_add_users_to_group(org, r.grp, r.ids);
+			ELSE
+				PERFORM @extschema@.velt_enqueue_delete_users_from_group(org, r.grp, r.ids);
+			END IF;
+		END LOOP;
+	END IF;
+	RETURN QUERY SELECT d.e ->> 'kind', d.e ->> 'group_id', d.e ->> 'id',
+						NULLIF(d.e -> 'in_table', 'null'), NULLIF(d.e -> 'in_velt', 'null')
+		FROM jsonb_array_elements(diffs) WITH ORDINALITY AS d(e, n) ORDER BY d.n;
+END $$;
+REVOKE ALL ON FUNCTION velt_reconcile_group_members(regclass, text, text[], boolean, integer) FROM PUBLIC;
+COMMENT ON FUNCTION velt_reconcile_group_members(regclass, text, text[], boolean, integer) IS
+'Compares a table''s user-group memberships (key=column mapping) with the members Velt holds for each group the table names; one row per difference; with repair, queues the adds and removals that make Velt equal to the table';
