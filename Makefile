@@ -56,6 +56,7 @@ REGRESS = \
 	outbox_commit_order \
 	outbox_durable_writes \
 	outbox_twin_faults \
+	reconcile \
 	outbox_trigger_functions \
 	trigger_row_errors \
 	background_worker \

@@ -35,7 +35,7 @@ INSERT INTO faults VALUES
 	('400', '{"status": 400}', true);
 
 -- the class of an outbox last_error, without libcurl's own words
-CREATE FUNCTION error_class(e text) RETURNS text LANGUAGE sql AS $$
+CREATE FUNCTION twin_error_class(e text) RETURNS text LANGUAGE sql AS $$
 	SELECT CASE
 		WHEN e IS NULL THEN NULL
 		WHEN e ~ '^POST \S+: no answer: ' THEN regexp_replace(regexp_replace(e, '^POST \S+: ', ''), ' \(libcurl: .*\)$', '')
@@ -62,7 +62,7 @@ BEGIN
 			EXECUTE 'SELECT ' || t.call INTO op;
 			COMMIT;
 			PERFORM velt_process_outbox(1000, 30);
-			SELECT string_agg(DISTINCT o.state || COALESCE(': ' || error_class(o.last_error), ''), ', ')
+			SELECT string_agg(DISTINCT o.state || COALESCE(': ' || twin_error_class(o.last_error), ''), ', ')
 			INTO first FROM velt.outbox o WHERE o.id >= op;
 			PERFORM standin_reset();
 			PERFORM velt_retry_failed(include_rejected => true);
@@ -89,3 +89,5 @@ SELECT count(*) AS cases,
 	   count(*) FILTER (WHERE first_drain <> 'delivered') AS fault_hit
 FROM twin_cases;
 DROP TABLE twin_cases;
+DROP PROCEDURE run_cases();
+DROP FUNCTION twin_error_class(text);
