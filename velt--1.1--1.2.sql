@@ -708,3 +708,299 @@ END $$;
 REVOKE ALL ON FUNCTION velt_reconcile_group_members(regclass, text, text[], boolean, integer) FROM PUBLIC;
 COMMENT ON FUNCTION velt_reconcile_group_members(regclass, text, text[], boolean, integer) IS
 'Compares a table''s user-group memberships (key=column mapping) with the members Velt holds for each group the table names; one row per difference; with repair, queues the adds and removals that make Velt equal to the table';
+
+-- Trigger functions (1.2): velt_documents_trigger, and deletes decided by
+-- the table rather than by the order in which rows fired.
+--
+-- A row-level trigger that enqueued "delete the old key" per row lost IDs
+-- that moved between rows: UPDATE t SET id = id + 1 deletes 2 after adding
+-- it.  The trigger functions now hand the keys that left rows to
+-- velt.trigger_removals (C, src/removals.c; velt_users_trigger calls the
+-- same code directly), which reads the table back once the statement's
+-- triggers have fired and deletes only the keys no row holds any more.
+-- A statement-level firing does the same at once, so that a statement
+-- under a deferred unique key (one row takes an ID another row gives up
+-- in a later statement) ends right too.  Section self-contained: it only
+-- adds and replaces trigger objects.
+-- ---------------------------------------------------------------------
+
+-- The deletes of the PL/pgSQL trigger functions: records orgs[i],
+-- scopes[i] (the group; NULL for documents), ids[i] as keys that left
+-- rows of relid; at_once resolves them now (a statement-level firing),
+-- otherwise when the statement's AFTER triggers have all fired.
+CREATE FUNCTION velt.trigger_removals(trigger_function text, relid oid, mapping jsonb,
+									  orgs text[], scopes text[], ids text[], at_once boolean)
+RETURNS void
+AS 'MODULE_PATHNAME', 'velt_trigger_removals'
+LANGUAGE C VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION velt.trigger_removals(text, oid, jsonb, text[], text[], text[], boolean) FROM PUBLIC;
+COMMENT ON FUNCTION velt.trigger_removals(text, oid, jsonb, text[], text[], text[], boolean) IS
+'Keys that left rows of a table, from a velt trigger function: deletes those no row holds once the statement has fired (internal)';
+
+-- As in 1.0, with one addition: the key disabled (velt_documents_trigger)
+-- takes a boolean column, and only that.
+CREATE OR REPLACE FUNCTION velt.trigger_columns(
+	trigger_function text, relid oid, args text[],
+	required text[], optional text[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	arg text;
+	key text;
+	col text;
+	typ regtype;
+	mapping jsonb := '{}';
+	allowed_types regtype[] := ARRAY['text', 'character varying', 'character', 'name',
+									 'uuid', 'smallint', 'integer', 'bigint']::regtype[];
+BEGIN
+	FOREACH arg IN ARRAY COALESCE(args, '{}') LOOP
+		key := split_part(arg, '=', 1);
+		col := substr(arg, length(key) + 2);
+		IF position('=' IN arg) = 0 OR col = '' THEN
+			RAISE EXCEPTION '%: argument "%" is not key=column', trigger_function, arg
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Keys: %s.', array_to_string(required || optional, ', '));
+		END IF;
+		IF NOT key = ANY (required || optional) THEN
+			RAISE EXCEPTION '%: unknown key "%"', trigger_function, key
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Keys: %s.', array_to_string(required || optional, ', '));
+		END IF;
+		-- a domain counts as its base type
+		SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END::regtype INTO typ
+		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+		WHERE a.attrelid = relid AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION '%: column "%" (for %) does not exist in table %',
+				trigger_function, col, key, relid::regclass
+				USING ERRCODE = 'undefined_column';
+		END IF;
+		-- built-in types, or citext of the citext extension: their casts and
+		-- output functions are safe to run with the trigger owner's rights
+		IF (CASE WHEN key = 'disabled' THEN typ <> 'boolean'::regtype
+				 ELSE NOT typ = ANY (allowed_types) AND NOT EXISTS (
+					 SELECT 1 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+					 WHERE d.classid = 'pg_type'::regclass AND d.objid = typ
+					   AND d.refclassid = 'pg_extension'::regclass AND e.extname = 'citext') END) THEN
+			RAISE EXCEPTION '%: column "%" (for %) of table % has type %, which cannot be sent to Velt',
+				trigger_function, col, key, relid::regclass, typ
+				USING ERRCODE = 'datatype_mismatch',
+					  HINT = CASE WHEN key = 'disabled' THEN 'Use a boolean column.'
+								  ELSE 'Use a text, integer or uuid column.' END;
+		END IF;
+		mapping := mapping || jsonb_build_object(key, col);
+	END LOOP;
+	FOREACH key IN ARRAY required LOOP
+		IF NOT mapping ? key THEN
+			RAISE EXCEPTION '%: no column given for %', trigger_function, key
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = format('Pass ''%s=<column>'' in EXECUTE FUNCTION %s(...).', key, trigger_function);
+		END IF;
+	END LOOP;
+	RETURN mapping;
+END $$;
+
+-- As in 1.0, but a membership that ends is handed to
+-- velt.trigger_removals: it is deleted only if no row holds it once the
+-- statement has fired.  The add of a row-level firing comes first.
+CREATE OR REPLACE FUNCTION velt_group_members_trigger() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET work_mem = '64MB' AS $$
+DECLARE
+	m jsonb := velt.trigger_columns('velt_group_members_trigger', TG_RELID, TG_ARGV,
+		ARRAY['organization', 'group', 'user_id'], ARRAY[]::text[]);
+	row_query text;
+	tt record;
+	r record;
+	old_key text[];
+	new_key text[];
+BEGIN
+	IF TG_WHEN <> 'AFTER' THEN
+		RAISE EXCEPTION 'velt_group_members_trigger must be an AFTER trigger'
+			USING ERRCODE = 'triggered_action_exception';
+	END IF;
+	-- organization, group and user of one row, as text
+	row_query := format('SELECT ARRAY[($1).%I::text, ($1).%I::text, ($1).%I::text]',
+		m->>'organization', m->>'group', m->>'user_id');
+	IF TG_LEVEL = 'ROW' THEN
+		IF TG_OP IN ('UPDATE', 'DELETE') THEN
+			EXECUTE row_query INTO old_key USING OLD;
+		END IF;
+		IF TG_OP IN ('INSERT', 'UPDATE') THEN
+			EXECUTE row_query INTO new_key USING NEW;
+			PERFORM @extschema@.velt_enqueue_add_users_to_group(new_key[1], new_key[2], ARRAY[new_key[3]]);
+		END IF;
+		IF old_key IS NOT NULL AND old_key IS DISTINCT FROM new_key THEN
+			PERFORM velt.trigger_removals('velt_group_members_trigger', TG_RELID, m,
+				ARRAY[old_key[1]], ARRAY[old_key[2]], ARRAY[old_key[3]], false);
+		END IF;
+		RETURN NULL;
+	END IF;
+
+	tt := velt.transition_tables(TG_RELID, TG_NAME);
+	IF (TG_OP IN ('INSERT', 'UPDATE') AND tt.new_table IS NULL) OR
+	   (TG_OP IN ('UPDATE', 'DELETE') AND tt.old_table IS NULL) THEN
+		RAISE EXCEPTION 'velt_group_members_trigger FOR EACH STATEMENT needs its transition tables'
+			USING ERRCODE = 'invalid_object_definition',
+				  HINT = 'Declare REFERENCING NEW TABLE AS ... (INSERT, UPDATE) and OLD TABLE AS ... (UPDATE, DELETE).';
+	END IF;
+
+	IF TG_OP IN ('UPDATE', 'DELETE') THEN
+		-- memberships that ended (for an UPDATE: not among the new rows)
+		EXECUTE 'SELECT array_agg(org) AS orgs, array_agg(grp) AS grps, array_agg(uid) AS ids FROM ('
+			'  SELECT * FROM (' || velt.members_sql(m, tt.old_table) || ') o'
+			|| CASE WHEN TG_OP = 'UPDATE'
+					THEN '  EXCEPT SELECT * FROM (' || velt.members_sql(m, tt.new_table) || ') n'
+					ELSE '' END
+			|| ') gone' INTO r;
+		PERFORM velt.trigger_removals('velt_group_members_trigger', TG_RELID, m,
+			r.orgs, r.grps, r.ids, true);
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		RETURN NULL;
+	END IF;
+
+	FOR r IN EXECUTE
+		'SELECT org, grp, array_agg(DISTINCT uid ORDER BY uid) AS ids '
+		'FROM (' || velt.members_sql(m, tt.new_table) || ') n GROUP BY org, grp'
+	LOOP
+		PERFORM @extschema@.velt_enqueue_add_users_to_group(r.org, r.grp, r.ids);
+	END LOOP;
+	RETURN NULL;
+END $$;
+
+-- The document rows of source (a quoted transition table name, or a
+-- subquery over a row passed as a parameter): organization, document ID,
+-- name, folder and access type as text (an empty folder or access type is
+-- none), disabled as boolean; an unmapped column is NULL.  Built with
+-- format(), so nothing in a name is read as SQL.
+CREATE FUNCTION velt.documents_sql(mapping jsonb, source text) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT format('SELECT %s AS org, %s AS id, %s AS name, NULLIF(%s, '''') AS folder, '
+				  'NULLIF(%s, '''') AS access, %s AS disabled FROM %s',
+		format('%I::text', mapping->>'organization'),
+		format('%I::text', mapping->>'document_id'),
+		CASE WHEN mapping ? 'name' THEN format('%I::text', mapping->>'name') ELSE 'NULL::text' END,
+		CASE WHEN mapping ? 'folder' THEN format('%I::text', mapping->>'folder') ELSE 'NULL::text' END,
+		CASE WHEN mapping ? 'access' THEN format('%I::text', mapping->>'access') ELSE 'NULL::text' END,
+		CASE WHEN mapping ? 'disabled' THEN format('%I::boolean', mapping->>'disabled')
+			 ELSE 'NULL::boolean' END,
+		source)
+$$;
+REVOKE ALL ON FUNCTION velt.documents_sql(jsonb, text) FROM PUBLIC;
+COMMENT ON FUNCTION velt.documents_sql(jsonb, text) IS
+'The query reading organization, document, name, folder, access type and disabled state from rows, for velt_documents_trigger (internal)';
+
+-- The query that decides velt_documents_trigger's operations, after rows_sql
+-- (the WITH clause naming the old rows velt_old_rows and the new rows
+-- velt_new_rows, one per document key).  One row per operation, in the
+-- order to write them (step, then organization and value):
+--   1 gone: keys of old rows that no new row has, per organization, for
+--     velt.trigger_removals (deleted if no row of the table holds them);
+--   2 add: keys of new rows that no old row had, per organization and
+--     folder: documents/add with their names;
+--   3 update (an UPDATE only): the names of new keys (Velt refuses to add a
+--     document it has, as when IDs are swapped or renumbered between rows)
+--     and changed names of kept keys;
+--   4 access, 5 disabled: per organization and value, the access types and
+--     disabled states that are set and new or changed.
+-- A NULL name, access type or disabled state is not sent; a folder change
+-- is not sent either (documents/move has no outbox twin).
+CREATE FUNCTION velt.document_changes_sql(rows_sql text, updating boolean) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT rows_sql
+		|| 'SELECT 1 AS step, o.org, NULL::text AS folder, NULL::text AS access, NULL::boolean AS disabled, '
+		   'array_agg(o.id ORDER BY o.id) AS ids, NULL::jsonb AS docs FROM velt_old_rows o '
+		   'WHERE NOT EXISTS (SELECT FROM velt_new_rows n WHERE n.org = o.org AND n.id = o.id) GROUP BY o.org '
+		|| 'UNION ALL SELECT 2, n.org, n.folder, NULL, NULL, NULL, jsonb_agg(jsonb_strip_nulls(jsonb_build_object('
+		   '''documentId'', n.id, ''documentName'', n.name)) ORDER BY n.id) FROM velt_new_rows n '
+		   'WHERE NOT EXISTS (SELECT FROM velt_old_rows o WHERE o.org = n.org AND o.id = n.id) '
+		   'GROUP BY n.org, n.folder '
+		|| CASE WHEN updating THEN
+		   'UNION ALL SELECT 3, n.org, NULL, NULL, NULL, NULL, jsonb_agg(jsonb_build_object(''documentId'', n.id, '
+		   '''documentName'', n.name) ORDER BY n.id) FROM velt_new_rows n '
+		   'LEFT JOIN velt_old_rows o ON o.org = n.org AND o.id = n.id '
+		   'WHERE n.name IS NOT NULL AND o.name IS DISTINCT FROM n.name GROUP BY n.org ' ELSE '' END
+		|| 'UNION ALL SELECT 4, n.org, NULL, n.access, NULL, array_agg(n.id ORDER BY n.id), NULL '
+		   'FROM velt_new_rows n LEFT JOIN velt_old_rows o ON o.org = n.org AND o.id = n.id '
+		   'WHERE n.access IS NOT NULL AND (o.id IS NULL OR o.access IS DISTINCT FROM n.access) '
+		   'GROUP BY n.org, n.access '
+		|| 'UNION ALL SELECT 5, n.org, NULL, NULL, n.disabled, array_agg(n.id ORDER BY n.id), NULL '
+		   'FROM velt_new_rows n LEFT JOIN velt_old_rows o ON o.org = n.org AND o.id = n.id '
+		   'WHERE n.disabled IS NOT NULL AND (o.id IS NULL OR o.disabled IS DISTINCT FROM n.disabled) '
+		   'GROUP BY n.org, n.disabled '
+		|| 'ORDER BY 1, 2, 3, 4, 5'
+$$;
+REVOKE ALL ON FUNCTION velt.document_changes_sql(text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION velt.document_changes_sql(text, boolean) IS
+'The query deciding the outbox operations of one firing of velt_documents_trigger (internal)';
+
+-- Keeps an application's documents table in step with Velt's documents
+-- through the outbox, FOR EACH ROW or FOR EACH STATEMENT: the old rows
+-- (none for INSERT) and the new rows (none for DELETE) are two relations,
+-- the row itself or the transition tables, and one set-based query
+-- (velt.document_changes_sql) decides for both levels; this function
+-- writes what it decided.
+CREATE FUNCTION velt_documents_trigger() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET work_mem = '64MB' AS $$
+DECLARE
+	m jsonb := velt.trigger_columns('velt_documents_trigger', TG_RELID, TG_ARGV,
+		ARRAY['organization', 'document_id'], ARRAY['name', 'folder', 'access', 'disabled']);
+	tt record;
+	old_source text := '(SELECT ($1).* WHERE false) r';
+	new_source text := '(SELECT ($2).* WHERE false) r';
+	rows_sql text;
+	r record;
+BEGIN
+	IF TG_WHEN <> 'AFTER' THEN
+		RAISE EXCEPTION 'velt_documents_trigger must be an AFTER trigger'
+			USING ERRCODE = 'trigger_protocol_violated';
+	END IF;
+	IF TG_LEVEL = 'ROW' THEN
+		old_source := CASE WHEN TG_OP <> 'INSERT' THEN '(SELECT ($1).*) r' ELSE old_source END;
+		new_source := CASE WHEN TG_OP <> 'DELETE' THEN '(SELECT ($2).*) r' ELSE new_source END;
+	ELSE
+		tt := velt.transition_tables(TG_RELID, TG_NAME);
+		IF (TG_OP IN ('INSERT', 'UPDATE') AND tt.new_table IS NULL) OR
+		   (TG_OP IN ('UPDATE', 'DELETE') AND tt.old_table IS NULL) THEN
+			RAISE EXCEPTION 'velt_documents_trigger FOR EACH STATEMENT needs its transition tables'
+				USING ERRCODE = 'invalid_object_definition',
+					  HINT = 'Declare REFERENCING NEW TABLE AS ... (INSERT, UPDATE) and OLD TABLE AS ... (UPDATE, DELETE).';
+		END IF;
+		old_source := COALESCE(quote_ident(tt.old_table), old_source);
+		new_source := COALESCE(quote_ident(tt.new_table), new_source);
+	END IF;
+	rows_sql := format('WITH velt_old_rows AS (SELECT DISTINCT ON (org, id) * FROM (%s) o0 ORDER BY org, id), '
+					   'velt_new_rows AS (SELECT DISTINCT ON (org, id) * FROM (%s) n0 ORDER BY org, id) ',
+					   velt.documents_sql(m, old_source), velt.documents_sql(m, new_source));
+
+	EXECUTE rows_sql || 'SELECT CASE WHEN COALESCE(org, '''') = '''' THEN ''organization'' ELSE ''document_id'' END AS key, '
+		'CASE WHEN COALESCE(org, '''') = '''' THEN org IS NULL ELSE id IS NULL END AS is_null '
+		'FROM velt_new_rows WHERE COALESCE(org, '''') = '''' OR COALESCE(id, '''') = '''' LIMIT 1'
+		INTO r USING OLD, NEW;
+	IF r.key IS NOT NULL THEN
+		RAISE EXCEPTION 'velt_documents_trigger: column "%" (%) is % in a row of table %',
+			m->>r.key, r.key, CASE WHEN r.is_null THEN 'NULL' ELSE 'empty' END, TG_TABLE_NAME
+			USING ERRCODE = CASE WHEN r.is_null THEN 'null_value_not_allowed' ELSE 'invalid_parameter_value' END,
+				  HINT = 'Velt needs an organization and a document ID for every document.';
+	END IF;
+
+	FOR r IN EXECUTE velt.document_changes_sql(rows_sql, TG_OP = 'UPDATE') USING OLD, NEW LOOP
+		CASE r.step
+			WHEN 1 THEN
+				PERFORM velt.trigger_removals('velt_documents_trigger', TG_RELID, m,
+					array_fill(r.org, ARRAY[cardinality(r.ids)]), NULL, r.ids, TG_LEVEL = 'STATEMENT');
+			WHEN 2 THEN
+				PERFORM @extschema@.velt_enqueue_add_documents(r.org, r.docs, r.folder);
+			WHEN 3 THEN
+				PERFORM @extschema@.velt_enqueue_update_documents(r.org, r.docs);
+			WHEN 4 THEN
+				PERFORM @extschema@.velt_enqueue_update_documents_access(r.org, r.ids, r.access);
+			ELSE
+				PERFORM @extschema@.velt_enqueue_update_documents_disabled(r.org, r.ids, r.disabled);
+		END CASE;
+	END LOOP;
+	RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION velt_documents_trigger() FROM PUBLIC;
+COMMENT ON FUNCTION velt_documents_trigger() IS
+'Trigger: keeps Velt documents in sync through the outbox; arguments map columns (organization=, document_id=, name=, folder=, access=, disabled=)';

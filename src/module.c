@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * module.c
- *		Module entry point: settings, the commit-time wake-up and, when
+ *		Module entry point: settings, the commit-time wake-up, the
+ *		end-of-statement hook of the trigger functions and, when
  *		preloaded, the outbox worker.
  *
  * velt should be in shared_preload_libraries: a setting found in
@@ -17,6 +18,7 @@
 #include "utils/guc.h"
 
 #include "outbox.h"
+#include "removals.h"
 #include "settings.h"
 #include "worker.h"
 
@@ -29,6 +31,7 @@ _PG_init(void)
 {
 	velt_define_settings();
 	velt_outbox_register_wakeup();
+	velt_removals_register_hooks();
 	if (process_shared_preload_libraries_in_progress)
 	{
 		/* the worker reads its settings from the start */

@@ -10,9 +10,12 @@
  * the drain turns the rows into Velt's user objects at delivery time.
  *
  * Arguments are key=column pairs, checked against the table by
- * velt.trigger_columns (shared with velt_group_members_trigger).  Rows are
- * grouped by organization, document and folder; one operation per group.
- * Within a group a user ID that appears twice keeps its last row.
+ * velt.trigger_columns (shared with the other trigger functions).  Rows
+ * are grouped by organization, document and folder; one add per group.
+ * Within a group a user ID that appears twice keeps its last row.  Users
+ * that left a scope are not deleted here but handed to removals.c, which
+ * deletes those no row of the table holds once the statement has fired
+ * (so a row-level UPDATE that renumbers IDs ends as a statement-level one).
  *
  *-------------------------------------------------------------------------
  */
@@ -40,6 +43,7 @@
 
 #include "jsonc_pg.h"
 #include "outbox.h"
+#include "removals.h"
 #include "request.h"
 
 /*
@@ -605,11 +609,12 @@ enqueue_adds(const Scope *scope)
 }
 
 /*
- * One users/delete operation per old scope: every user of it, or, when
- * the rows were updated, only the users no longer in that scope.
+ * Records the users that left an old scope: every user of it, or, when
+ * the rows were updated, only those no longer in that scope.  Whether each
+ * is gone from the table, and so deleted, is up to removals.c.
  */
 static void
-enqueue_removals(ScopeSet *old, ScopeSet *now)
+record_removals(ScopeSet *old, ScopeSet *now, VeltRemovals *removals)
 {
 	ListCell   *lc;
 
@@ -618,10 +623,12 @@ enqueue_removals(ScopeSet *old, ScopeSet *now)
 		Scope	   *scope = lfirst(lc);
 		Scope	   *still = now ? scope_lookup(now, scope->org, scope->document,
 											   scope->folder, false) : NULL;
-		Datum	   *ids = palloc(sizeof(Datum) * Max(scope->n, 1));
-		int			n = 0;
+		const char *parts[VELT_KEY_NPARTS];
 		int			i;
 
+		parts[VELT_KEY_ORG] = scope->org;
+		parts[VELT_KEY_SCOPE] = scope->document;
+		parts[VELT_KEY_SUBSCOPE] = scope->folder;
 		sort_scope(scope);
 		for (i = 0; i < scope->n; i++)
 		{
@@ -631,13 +638,20 @@ enqueue_removals(ScopeSet *old, ScopeSet *now)
 				continue;
 			if (still && scope_has(still, uid))
 				continue;
-			ids[n++] = uid;
+			parts[VELT_KEY_ID] = TextDatumGetCString(uid);
+			velt_removals_add(removals, parts);
 		}
-		if (n > 0)
-			velt_outbox_insert(velt_endpoints[VELT_EP_DELETE_USERS].path, scope->org, scope_fixed(scope), (Datum) 0,
-							   PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT)),
-							   (Datum) 0);
 	}
+}
+
+/* The columns of a user's key, by VeltKeyPart, for removals.c. */
+static void
+key_columns(const ColumnMap *map, const char *columns[VELT_KEY_NPARTS])
+{
+	columns[VELT_KEY_ORG] = map->org_column;
+	columns[VELT_KEY_SCOPE] = map->document_column;
+	columns[VELT_KEY_SUBSCOPE] = map->folder_column;
+	columns[VELT_KEY_ID] = map->user_column;
 }
 
 /* A trigger's column map, kept for the statement (a row trigger fires per row). */
@@ -686,6 +700,8 @@ velt_users_trigger(PG_FUNCTION_ARGS)
 	bool		statement;
 	bool		inserting;
 	bool		deleting;
+	const char *columns[VELT_KEY_NPARTS];
+	VeltRemovals *removals;
 	ListCell   *lc;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
@@ -724,7 +740,10 @@ velt_users_trigger(PG_FUNCTION_ARGS)
 		else
 			collect_tuple(td, map, &removed, td->tg_trigtuple);
 		/* an UPDATE removes users only from the scopes they left */
-		enqueue_removals(&removed, inserting ? &added : NULL);
+		key_columns(map, columns);
+		removals = velt_removals_open(VELT_REMOVE_USERS, td->tg_relation, columns, statement);
+		record_removals(&removed, inserting ? &added : NULL, removals);
+		velt_removals_close(removals);
 	}
 	foreach(lc, added.scopes)
 		enqueue_adds(lfirst(lc));
