@@ -59,6 +59,8 @@ REGRESS = \
 	reconcile \
 	outbox_trigger_functions \
 	trigger_row_errors \
+	documents_trigger \
+	trigger_moved_ids \
 	background_worker \
 	pg_cron
 # setup: first, always: creates the extension and the helpers (try(),
