@@ -90,6 +90,11 @@ CREATE TRIGGER bench_row_velt AFTER INSERT ON bench_row
 	FOR EACH ROW
 	EXECUTE FUNCTION velt_users_trigger('organization=org', 'user_id=user_id',
 										'name=name', 'email=email');
+-- the same rows as documents of the application (ID, organization, title)
+CREATE TABLE bench_documents (LIKE bench_plain INCLUDING ALL);
+CREATE TRIGGER bench_documents_velt AFTER INSERT ON bench_documents
+	REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+	EXECUTE FUNCTION velt_documents_trigger('organization=org', 'document_id=user_id', 'name=name');
 CREATE TABLE bench_inserts (variant text, rows int, insert_ms float8, committed_at float8);
 
 CREATE PROCEDURE bench_insert(variant text, n int)

@@ -1,18 +1,21 @@
 // nginx (njs) handler for the benchmarks' "echo" responder: answers a
-// users/add request with Velt's success envelope naming every userId it was
-// sent, so that velt maps a real result to every row (a fixed body would
-// leave all but one batch's IDs without a result).  addUsersLater answers
-// the same after a delay, as a Velt across a network would.
+// users/add (or organizations/documents/add) request with Velt's success
+// envelope naming every userId (documentId) it was sent, so that velt maps
+// a real result to every row (a fixed body would leave all but one batch's
+// IDs without a result).  addUsersLater answers the same after a delay, as
+// a Velt across a network would.
 function answer(r) {
-    var users = JSON.parse(r.requestText).data.users;
+    var data = JSON.parse(r.requestText).data;
+    var items = data.users || data.documents || [];
+    var key = data.users ? 'userId' : 'documentId';
     var results = {};
-    for (var i = 0; i < users.length; i++) {
-        var id = users[i].userId;
-        results[id] = {success: true, id: 'bench-' + id, message: 'User added.'};
+    for (var i = 0; i < items.length; i++) {
+        var id = items[i][key];
+        results[id] = {success: true, id: 'bench-' + id, message: 'Added.'};
     }
     r.headersOut['Content-Type'] = 'application/json';
     r.return(200, JSON.stringify({result: {status: 'success',
-        message: 'User(s) processed successfully.', data: results}}));
+        message: 'Processed successfully.', data: results}}));
 }
 
 function addUsers(r) {

@@ -131,6 +131,7 @@ def main():
         for variant, label, n in (
                 ("statement", f"statement trigger, outbox, batch_size {batch}", rows),
                 ("distant", f"the same, Velt {latency} ms away", rows),
+                ("documents", f"statement `velt_documents_trigger`, outbox, batch_size {batch}", rows),
                 ("row", "one request per row: row trigger, outbox, batch_size 1", per_row_rows)):
             ins = trig(variant, 2)
             if ins is None:

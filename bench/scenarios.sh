@@ -117,6 +117,8 @@ for run in $(seq 1 "$RUNS"); do
 	q -c "CALL bench_insert('plain', $ROWS)" >/dev/null
 	echo "trigger plain $(q -c "SELECT insert_ms FROM bench_inserts WHERE variant = 'plain' ORDER BY committed_at DESC LIMIT 1") 0 0 0 0" >>"$out"
 	deliver statement statement "$ROWS" 600 echo
+	note "run $run of $RUNS: documents trigger sync, $ROWS rows in one statement"
+	deliver documents documents "$ROWS" 600 echo
 done
 
 note "trigger sync with Velt $BENCH_LATENCY_MS ms away: the worker delivers to the distant server"
