@@ -776,12 +776,16 @@ BEGIN
 				USING ERRCODE = 'undefined_column';
 		END IF;
 		-- built-in types, or citext of the citext extension: their casts and
-		-- output functions are safe to run with the trigger owner's rights
+		-- output functions are safe to run with the trigger owner's rights.
+		-- Only a base type counts as citext: creating one takes a superuser,
+		-- where the owner of a trusted extension could add a type of its own.
 		IF (CASE WHEN key = 'disabled' THEN typ <> 'boolean'::regtype
 				 ELSE NOT typ = ANY (allowed_types) AND NOT EXISTS (
 					 SELECT 1 FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+						  JOIN pg_type bt ON bt.oid = d.objid
 					 WHERE d.classid = 'pg_type'::regclass AND d.objid = typ
-					   AND d.refclassid = 'pg_extension'::regclass AND e.extname = 'citext') END) THEN
+					   AND d.refclassid = 'pg_extension'::regclass AND e.extname = 'citext'
+					   AND bt.typtype = 'b') END) THEN
 			RAISE EXCEPTION '%: column "%" (for %) of table % has type %, which cannot be sent to Velt',
 				trigger_function, col, key, relid::regclass, typ
 				USING ERRCODE = 'datatype_mismatch',

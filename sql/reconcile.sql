@@ -181,6 +181,26 @@ SELECT * FROM try($$SELECT * FROM velt_reconcile_users('recon_people', 'reco', A
 RESET ROLE;
 -- the table's owner (a superuser here) is not restricted by its policies
 SELECT count(*) AS drift FROM velt_reconcile_users('recon_people', 'reco', ARRAY['organization=org', 'user_id=id']);
+-- a table in a schema the role may not use, named by its OID, is refused
+CREATE SCHEMA recon_hidden;
+CREATE TABLE recon_hidden.people (id text, org text);
+GRANT SELECT ON recon_hidden.people TO velt_recon_role;
+SELECT 'recon_hidden.people'::regclass::oid AS hidden \gset
+SET ROLE velt_recon_role;
+SELECT * FROM try(format('SELECT * FROM velt_reconcile_users(%s::oid::regclass, %L, %L)',
+						 :hidden, 'reco', ARRAY['organization=org', 'user_id=id']));
+RESET ROLE;
+-- so is a table with a foreign partition: velt would read it through the
+-- extension owner's user mapping
+CREATE EXTENSION file_fdw;
+CREATE SERVER recon_files FOREIGN DATA WRAPPER file_fdw;
+CREATE TABLE recon_parted (id text, org text) PARTITION BY LIST (org);
+CREATE FOREIGN TABLE recon_parted_x PARTITION OF recon_parted FOR VALUES IN ('x')
+	SERVER recon_files OPTIONS (filename '/dev/null');
+SELECT * FROM try($$SELECT * FROM velt_reconcile_users('recon_parted', 'x', ARRAY['organization=org', 'user_id=id'])$$);
+DROP TABLE recon_parted;
+DROP EXTENSION file_fdw CASCADE;
+DROP SCHEMA recon_hidden CASCADE;
 
 -- clean up
 DROP VIEW recon_people_view;

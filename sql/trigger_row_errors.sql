@@ -71,3 +71,16 @@ SELECT target, item_values FROM velt.outbox WHERE item_values[1][1] LIKE 'h%' OR
 
 DROP TABLE staff;
 DELETE FROM velt.outbox;
+
+-- a key with a control character that left a row is refused, as the
+-- enqueue functions refuse one: it is never split into another ID (the
+-- documents trigger hands its keys to velt.trigger_removals)
+CREATE TABLE ctl_people (id text PRIMARY KEY, org text NOT NULL);
+CREATE TRIGGER ctl_velt AFTER INSERT OR UPDATE OR DELETE ON ctl_people FOR EACH ROW
+	EXECUTE FUNCTION velt_documents_trigger('organization=org', 'document_id=id');
+ALTER TABLE ctl_people DISABLE TRIGGER ctl_velt;
+INSERT INTO ctl_people VALUES (E'x\x1f42', 'ctlco');
+ALTER TABLE ctl_people ENABLE TRIGGER ctl_velt;
+SELECT * FROM try($$DELETE FROM ctl_people$$);
+SELECT count(*) AS queued FROM velt.outbox WHERE target = 'ctlco';
+DROP TABLE ctl_people;

@@ -1255,7 +1255,7 @@ drain_next(void *arg)
 /*
  * After a velt_enqueue_request operation's answer: keeps Velt's whole result
  * as its one outcome row (the ID is the path) and returns true, or returns
- * false for a failed exchange or a result jsonb cannot hold.
+ * false for a failed exchange.
  */
 static bool
 record_whole_result(Drain *drain, const Batch *batch, VeltExchange *ex)
@@ -1266,12 +1266,16 @@ record_whole_result(Drain *drain, const Batch *batch, VeltExchange *ex)
 
 	if (ex->kind != VELT_ANSWER_OK)
 		return false;
+	/*
+	 * Velt has done it: a result jsonb cannot hold is not kept, but the
+	 * request is not sent again (it need not be idempotent).
+	 */
 	if (!velt_jsonc_to_jsonb_checked(ex->envelope.result, &result))
 	{
-		strlcpy(ex->malformed_reason, "its result contains a NUL character, which jsonb cannot store",
-				sizeof(ex->malformed_reason));
-		ex->kind = VELT_ANSWER_MALFORMED;
-		return false;
+		result_rows_add(&drain->rows, op, batch->endpoint->path, 1, NULL,
+						"delivered; Velt's result contains a NUL character, which jsonb cannot store",
+						(Datum) 0, true, NULL);
+		return true;
 	}
 	result_rows_add(&drain->rows, op, batch->endpoint->path, 1, NULL,
 					json_object_object_get_ex(ex->envelope.result, "message", &message) &&

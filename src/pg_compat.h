@@ -29,4 +29,16 @@
 #define velt_noreturn pg_attribute_noreturn()
 #endif
 
+/*
+ * Whether role may use namespace nsp: PostgreSQL 16 folded
+ * pg_namespace_aclcheck() into object_aclcheck().
+ */
+#if PG_VERSION_NUM >= 160000
+#define velt_namespace_aclcheck(nsp, role, mode) \
+	object_aclcheck(NamespaceRelationId, (nsp), (role), (mode))
+#else
+#define velt_namespace_aclcheck(nsp, role, mode) \
+	pg_namespace_aclcheck((nsp), (role), (mode))
+#endif
+
 #endif							/* VELT_PG_COMPAT_H */

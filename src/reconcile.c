@@ -20,6 +20,7 @@
 #include "pg_compat.h"
 
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -28,6 +29,8 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
+
+#include "removals.h"
 
 PG_FUNCTION_INFO_V1(velt_reconcile_check_source);
 
@@ -106,6 +109,12 @@ velt_reconcile_check_source(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("%s: relation with OID %u does not exist", caller, relid)));
 	check_relation_kind(caller, relid);
+	velt_check_local_relations(relid, caller);
+	if (velt_namespace_aclcheck(get_rel_namespace(relid), role, ACL_USAGE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s: permission denied for schema %s", caller,
+						get_namespace_name(get_rel_namespace(relid)))));
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT,
 					  &columns, &nulls, &ncolumns);
 	for (int i = 0; i < ncolumns; i++)

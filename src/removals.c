@@ -31,6 +31,8 @@
 #include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -46,6 +48,7 @@
 #include "jsonc_pg.h"
 #include "outbox.h"
 #include "removals.h"
+#include "request.h"
 
 /* Joins the parts of a key into one string; IDs never hold control characters. */
 #define KEY_SEP '\x1f'
@@ -142,6 +145,7 @@ table_to_read(Relation rel)
 
 	if (rel->rd_rel->relispartition)
 		relid = llast_oid(get_partition_ancestors(relid));
+	velt_check_local_relations(relid, "velt trigger");
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
 }
@@ -189,6 +193,36 @@ velt_removals_open(VeltRemovalKind kind, Relation rel,
 }
 
 void
+velt_check_local_relations(Oid relid, const char *who)
+{
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Oid			child = lfirst_oid(lc);
+		char		kind = get_rel_relkind(child);
+
+		if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE &&
+			kind != RELKIND_MATVIEW)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("%s: %s is not a local table", who,
+							quote_qualified_identifier(get_namespace_name(get_rel_namespace(child)),
+													   get_rel_name(child))),
+					 errdetail("velt reads it with the extension owner's rights, which for a "
+							   "foreign table means the owner's user mapping.")));
+	}
+}
+
+/* What each part of a key is, for the message of one that cannot be a key. */
+static const char *const removal_part_names[VELT_KEY_NPARTS] = {
+	[VELT_KEY_ORG] = "the organization of a row that left",
+	[VELT_KEY_SCOPE] = "the document or group of a row that left",
+	[VELT_KEY_SUBSCOPE] = "the folder of a row that left",
+	[VELT_KEY_ID] = "the ID of a row that left",
+};
+
+void
 velt_removals_add(VeltRemovals *removals, const char *const parts[VELT_KEY_NPARTS])
 {
 	MemoryContext old;
@@ -196,7 +230,11 @@ velt_removals_add(VeltRemovals *removals, const char *const parts[VELT_KEY_NPART
 	int			i;
 
 	for (i = 0; i < VELT_KEY_NPARTS; i++)
+	{
 		p[i] = parts[i] ? parts[i] : "";
+		/* the parts are joined with a control character (KEY_SEP) */
+		velt_reject_control_characters(p[i], strlen(p[i]), removal_part_names[i], NULL, NULL);
+	}
 	/* an empty organization, ID or required scope is no key Velt can hold */
 	if (p[VELT_KEY_ORG][0] == '\0' || p[VELT_KEY_ID][0] == '\0' ||
 		(removal_kinds[removals->kind].scope_required && p[VELT_KEY_SCOPE][0] == '\0'))
@@ -463,6 +501,12 @@ resolve_as_owner(VeltRemovals *r)
 	MemoryContext old;
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
+	/*
+	 * As a SECURITY DEFINER function runs.  Not a restricted operation: the
+	 * deletes it enqueues fire velt.commit_order's deferred trigger, which
+	 * a restricted operation may not; the lookup runs only built-in casts
+	 * and operators (the trigger accepts no other key types).
+	 */
 	SetUserIdAndSecContext(r->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	nest = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,

@@ -76,4 +76,13 @@ extern void velt_removals_close(VeltRemovals *removals);
 /* Installs the end-of-statement hook and the transaction callbacks (from _PG_init). */
 extern void velt_removals_register_hooks(void);
 
+/*
+ * Raises unless relid and every relation it takes rows from (partitions,
+ * inheritance children) is a table, partitioned table or materialized
+ * view: a foreign table would be read through its server with the
+ * reader's user mapping, which for velt is the extension owner's.  who
+ * names the caller in the message.
+ */
+extern void velt_check_local_relations(Oid relid, const char *who);
+
 #endif							/* VELT_REMOVALS_H */

@@ -222,6 +222,10 @@ text_value(TupleTableSlot *slot, AttrNumber attnum, bool *isnull)
 	type = TupleDescAttr(slot->tts_tupleDescriptor, attnum - 1)->atttypid;
 	if (type == TEXTOID || type == VARCHAROID)
 		return PointerGetDatum(pg_detoast_datum_copy((struct varlena *) DatumGetPointer(d)));
+	/* char(n) as its cast to text reads it, without the padding: the
+	 * same text the end-of-statement lookup (removals.c) compares */
+	if (type == BPCHAROID)
+		return DirectFunctionCall1(rtrim1, d);
 	getTypeOutputInfo(type, &output, &varlena);
 	return CStringGetTextDatum(OidOutputFunctionCall(output, d));
 }
