@@ -581,10 +581,10 @@ REVOKE ALL ON FUNCTION velt.group_members(text, text) FROM PUBLIC;
 COMMENT ON FUNCTION velt.group_members(text, text) IS
 'Reads the members of one user group of an organization, following pages (POST users/get; internal)';
 
-CREATE FUNCTION velt_reconcile_users(source regclass, org text, mapping text[],
+CREATE FUNCTION velt.reconcile_users_impl(source regclass, org text, mapping text[],
 									 repair boolean DEFAULT false, max_items integer DEFAULT NULL)
 RETURNS TABLE(kind text, id text, in_table jsonb, in_velt jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	columns jsonb := velt.reconcile_columns('velt_reconcile_users', source, org, mapping, repair,
 		max_items, ARRAY['organization', 'user_id'], ARRAY['name', 'email', 'photo_url', 'role']);
@@ -613,14 +613,22 @@ BEGIN
 						NULLIF(d.e -> 'in_velt', 'null')
 		FROM jsonb_array_elements(diffs) WITH ORDINALITY AS d(e, n) ORDER BY d.n;
 END $$;
+REVOKE ALL ON FUNCTION velt.reconcile_users_impl(regclass, text, text[], boolean, integer) FROM PUBLIC;
+COMMENT ON FUNCTION velt.reconcile_users_impl(regclass, text, text[], boolean, integer) IS
+'The body of velt_reconcile_users, run as the extension owner once the caller''s rights are checked (internal)';
+CREATE FUNCTION velt_reconcile_users(source regclass, org text, mapping text[],
+	repair boolean DEFAULT false, max_items integer DEFAULT NULL)
+RETURNS TABLE(kind text, id text, in_table jsonb, in_velt jsonb)
+AS 'MODULE_PATHNAME', 'velt_reconcile'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION velt_reconcile_users(regclass, text, text[], boolean, integer) FROM PUBLIC;
 COMMENT ON FUNCTION velt_reconcile_users(regclass, text, text[], boolean, integer) IS
 'Compares a table''s users (key=column mapping) with Velt''s users of an organization; one row per difference; with repair, queues the adds and deletes that make Velt equal to the table';
 
-CREATE FUNCTION velt_reconcile_documents(source regclass, org text, mapping text[],
+CREATE FUNCTION velt.reconcile_documents_impl(source regclass, org text, mapping text[],
 										 repair boolean DEFAULT false, max_items integer DEFAULT NULL)
 RETURNS TABLE(kind text, id text, in_table jsonb, in_velt jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	columns jsonb := velt.reconcile_columns('velt_reconcile_documents', source, org, mapping, repair,
 		max_items, ARRAY['organization', 'document_id'], ARRAY['name']);
@@ -654,14 +662,22 @@ BEGIN
 						NULLIF(d.e -> 'in_velt', 'null')
 		FROM jsonb_array_elements(diffs) WITH ORDINALITY AS d(e, n) ORDER BY d.n;
 END $$;
+REVOKE ALL ON FUNCTION velt.reconcile_documents_impl(regclass, text, text[], boolean, integer) FROM PUBLIC;
+COMMENT ON FUNCTION velt.reconcile_documents_impl(regclass, text, text[], boolean, integer) IS
+'The body of velt_reconcile_documents, run as the extension owner once the caller''s rights are checked (internal)';
+CREATE FUNCTION velt_reconcile_documents(source regclass, org text, mapping text[],
+	repair boolean DEFAULT false, max_items integer DEFAULT NULL)
+RETURNS TABLE(kind text, id text, in_table jsonb, in_velt jsonb)
+AS 'MODULE_PATHNAME', 'velt_reconcile'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION velt_reconcile_documents(regclass, text, text[], boolean, integer) FROM PUBLIC;
 COMMENT ON FUNCTION velt_reconcile_documents(regclass, text, text[], boolean, integer) IS
 'Compares a table''s documents (key=column mapping) with Velt''s documents of an organization; one row per difference; with repair, queues the adds, updates and deletes that make Velt equal to the table';
 
-CREATE FUNCTION velt_reconcile_group_members(source regclass, org text, mapping text[],
+CREATE FUNCTION velt.reconcile_group_members_impl(source regclass, org text, mapping text[],
 											 repair boolean DEFAULT false, max_items integer DEFAULT NULL)
 RETURNS TABLE(kind text, group_id text, id text, in_table jsonb, in_velt jsonb)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	columns jsonb := velt.reconcile_columns('velt_reconcile_group_members', source, org, mapping,
 		repair, max_items, ARRAY['organization', 'group', 'user_id'], ARRAY[]::text[]);
@@ -705,6 +721,14 @@ BEGIN
 						NULLIF(d.e -> 'in_table', 'null'), NULLIF(d.e -> 'in_velt', 'null')
 		FROM jsonb_array_elements(diffs) WITH ORDINALITY AS d(e, n) ORDER BY d.n;
 END $$;
+REVOKE ALL ON FUNCTION velt.reconcile_group_members_impl(regclass, text, text[], boolean, integer) FROM PUBLIC;
+COMMENT ON FUNCTION velt.reconcile_group_members_impl(regclass, text, text[], boolean, integer) IS
+'The body of velt_reconcile_group_members, run as the extension owner once the caller''s rights are checked (internal)';
+CREATE FUNCTION velt_reconcile_group_members(source regclass, org text, mapping text[],
+	repair boolean DEFAULT false, max_items integer DEFAULT NULL)
+RETURNS TABLE(kind text, group_id text, id text, in_table jsonb, in_velt jsonb)
+AS 'MODULE_PATHNAME', 'velt_reconcile'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION velt_reconcile_group_members(regclass, text, text[], boolean, integer) FROM PUBLIC;
 COMMENT ON FUNCTION velt_reconcile_group_members(regclass, text, text[], boolean, integer) IS
 'Compares a table''s user-group memberships (key=column mapping) with the members Velt holds for each group the table names; one row per difference; with repair, queues the adds and removals that make Velt equal to the table';

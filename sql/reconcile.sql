@@ -181,6 +181,18 @@ SELECT * FROM try($$SELECT * FROM velt_reconcile_users('recon_people', 'reco', A
 RESET ROLE;
 -- the table's owner (a superuser here) is not restricted by its policies
 SELECT count(*) AS drift FROM velt_reconcile_users('recon_people', 'reco', ARRAY['organization=org', 'user_id=id']);
+-- the check is for the role that calls it, also from inside a SECURITY
+-- DEFINER function that a more privileged role runs
+CREATE TABLE recon_secret (id text, org text);
+INSERT INTO recon_secret VALUES ('s1', 'reco');
+CREATE FUNCTION recon_peek() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+	SELECT count(*) FROM velt_reconcile_users('recon_secret', 'reco', ARRAY['organization=org', 'user_id=id'])
+$$;
+ALTER FUNCTION recon_peek() OWNER TO velt_recon_role;
+SELECT * FROM try('SELECT recon_peek()');
+DROP FUNCTION recon_peek();
+DROP TABLE recon_secret;
 -- a table in a schema the role may not use, named by its OID, is refused
 CREATE SCHEMA recon_hidden;
 CREATE TABLE recon_hidden.people (id text, org text);

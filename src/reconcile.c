@@ -1,17 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * reconcile.c
- *		velt.reconcile_check_source: may the caller read what a reconcile
- *		reads?
+ *		velt_reconcile_users and its siblings: the caller's rights checked,
+ *		then the comparison run with the extension owner's.
  *
- * velt_reconcile_users and its siblings are SECURITY DEFINER: they read
- * the caller's table with the extension owner's rights (a superuser), so
- * they must first make sure the caller could read the same rows and
- * columns itself.  Inside a SECURITY DEFINER function current_user is the
- * owner; the role that runs the statement (current_user outside every
- * SECURITY DEFINER function, after SET ROLE) is only visible from C, as
- * the outer user ID.  So this check is in C; the rest of reconcile is SQL
- * (velt--1.1--1.2.sql).
+ * A reconcile reads the caller's table, reads Velt and may enqueue; the
+ * last two take rights the caller need not have (the outbox, the
+ * internal functions in schema velt).  A SECURITY DEFINER function cannot
+ * tell who called it (inside another SECURITY DEFINER function, the
+ * session's role is not the caller), so the public functions are C and
+ * SECURITY INVOKER: velt_reconcile notes the calling role, switches to the
+ * extension owner as a SECURITY DEFINER function would, and runs the SQL
+ * body (velt.reconcile_<kind>_impl, velt--1.1--1.2.sql), whose first step,
+ * velt.reconcile_check_source, checks that the noted role could read the
+ * mapped columns itself.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,20 +21,32 @@
 
 #include "pg_compat.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
+#include "utils/syscache.h"
 
 #include "removals.h"
 
 PG_FUNCTION_INFO_V1(velt_reconcile_check_source);
+PG_FUNCTION_INFO_V1(velt_reconcile);
+
+/* The role that called the velt_reconcile_* running now, or InvalidOid. */
+static Oid reconcile_caller = InvalidOid;
+
+/* The arguments of every velt_reconcile_* and of its SQL body. */
+#define RECONCILE_NARGS 5
 
 /* The relation's schema-qualified, quoted name, as messages show it. */
 static char *
@@ -93,7 +107,7 @@ velt_reconcile_check_source(PG_FUNCTION_ARGS)
 {
 	const char *caller;
 	Oid			relid;
-	Oid			role = GetOuterUserId();
+	Oid			role = reconcile_caller;
 	Datum	   *columns;
 	bool	   *nulls;
 	int			ncolumns;
@@ -103,6 +117,10 @@ velt_reconcile_check_source(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("velt.reconcile_check_source: no argument may be NULL")));
 	caller = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!OidIsValid(role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("%s: velt.reconcile_check_source runs only inside velt_reconcile_*", caller)));
 	relid = PG_GETARG_OID(1);
 	if (get_rel_relkind(relid) == '\0')
 		ereport(ERROR,
@@ -131,4 +149,75 @@ velt_reconcile_check_source(PG_FUNCTION_ARGS)
 				 errhint("velt reads the table with its owner's rights, which would pass the "
 						 "policies; reconcile as a role they do not restrict.")));
 	PG_RETURN_VOID();
+}
+
+/* Runs sql with the call's arguments and puts its rows into the result. */
+static void
+run_body(const char *sql, FunctionCallInfo fcinfo, ReturnSetInfo *rsinfo)
+{
+	Oid			types[RECONCILE_NARGS] = {REGCLASSOID, TEXTOID, TEXTARRAYOID, BOOLOID, INT4OID};
+	Datum		values[RECONCILE_NARGS];
+	char		nulls[RECONCILE_NARGS];
+	int			rc;
+	uint64		i;
+
+	for (i = 0; i < RECONCILE_NARGS; i++)
+	{
+		nulls[i] = PG_ARGISNULL(i) ? 'n' : ' ';
+		values[i] = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
+	}
+	SPI_connect();
+	rc = SPI_execute_with_args(sql, RECONCILE_NARGS, types, values, nulls, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "velt reconcile failed: %s", SPI_result_code_string(rc));
+	/* the tuplestore copies each row into its own memory */
+	for (i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	SPI_finish();
+}
+
+/*
+ * velt_reconcile_users, _documents and _group_members (SECURITY INVOKER):
+ * the body named after the function (velt.reconcile_<kind>_impl), run as
+ * the function's owner, the extension's, with the caller noted for its
+ * checks.
+ */
+Datum
+velt_reconcile(PG_FUNCTION_ARGS)
+{
+	static const char prefix[] = "velt_reconcile_";
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name = get_func_name(fcinfo->flinfo->fn_oid);
+	HeapTuple	proc;
+	Oid			owner;
+	Oid			save_user;
+	int			save_sec;
+	Oid			save_caller = reconcile_caller;
+	char	   *sql;
+
+	if (name == NULL || strncmp(name, prefix, sizeof(prefix) - 1) != 0)
+		elog(ERROR, "velt: function \"%s\" is no velt_reconcile_* function", name ? name : "?");
+	proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+	if (!HeapTupleIsValid(proc))
+		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+	owner = ((Form_pg_proc) GETSTRUCT(proc))->proowner;
+	ReleaseSysCache(proc);
+	sql = psprintf("SELECT * FROM velt.%s($1, $2, $3, $4, $5)",
+				   quote_identifier(psprintf("reconcile_%s_impl", name + sizeof(prefix) - 1)));
+
+	InitMaterializedSRF(fcinfo, 0);
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	reconcile_caller = save_user;
+	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		run_body(sql, fcinfo, rsinfo);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+		reconcile_caller = save_caller;
+	}
+	PG_END_TRY();
+	return (Datum) 0;
 }
