@@ -40,6 +40,7 @@ REGRESS = \
 	cancel \
 	settings \
 	secrets \
+	secrets_file \
 	privileges \
 	upgrade \
 	trigger_sync_call \

@@ -29,6 +29,7 @@
 #include "exchange.h"
 #include "ratelimit.h"
 #include "jsonc_pg.h"
+#include "secrets.h"
 #include "settings.h"
 
 /* How much of an unexpected answer an error message quotes. */
@@ -226,8 +227,7 @@ velt_exchange_prepare(VeltExchange *ex, VeltHttpRequest *req,
 	req->url = exchange_url(endpoint_path, ex);
 	req->body = body;
 	req->body_len = body_len;
-	req->api_key = velt_api_key;
-	req->auth_token = velt_auth_token;
+	velt_credentials(&req->api_key, &req->auth_token);
 	req->timeout_ms = velt_timeout_ms;
 	req->connect_timeout_ms = velt_connect_timeout_ms;
 	req->ca_file = velt_ca_file;

@@ -19,10 +19,12 @@
 #include "utils/guc.h"
 
 #include "http.h"
+#include "secrets.h"
 #include "settings.h"
 
 char	   *velt_api_key = NULL;
 char	   *velt_auth_token = NULL;
+char	   *velt_secrets_file = NULL;
 char	   *velt_base_url = NULL;
 char	   *velt_ca_file = NULL;
 int			velt_api_version = VELT_API_V2;
@@ -151,6 +153,17 @@ define_connection_settings(void)
 							   PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   check_secret, NULL, NULL);
+
+	DefineCustomStringVariable("velt.secrets_file",
+							   "File holding the API key and auth token (api_key = ..., auth_token = ...); "
+							   "when set, velt.api_key and velt.auth_token are not used.",
+							   "It must be owned by the server's operating system user and readable by no "
+							   "one else; it is read again whenever it changes.",
+							   &velt_secrets_file,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 
 	DefineCustomStringVariable("velt.base_url",
 							   "Base URL of the Velt REST API (http or https).",
@@ -322,18 +335,8 @@ velt_api_version_name(void)
 void
 velt_require_credentials(void)
 {
-	const char *missing = NULL;
+	const char *api_key;
+	const char *auth_token;
 
-	if (velt_api_key == NULL || velt_api_key[0] == '\0')
-		missing = "velt.api_key";
-	else if (velt_auth_token == NULL || velt_auth_token[0] == '\0')
-		missing = "velt.auth_token";
-
-	if (missing)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("%s is not set", missing),
-				 errdetail("Velt requires both an API key and an auth token on every request."),
-				 errhint("As a superuser: ALTER SYSTEM SET %s = '...'; SELECT pg_reload_conf();  "
-						 "or put it in postgresql.conf.", missing)));
+	velt_credentials(&api_key, &auth_token);
 }

@@ -16,6 +16,8 @@ typedef enum VeltApiVersion
 
 extern char *velt_api_key;
 extern char *velt_auth_token;
+extern char *velt_secrets_file;
+
 extern char *velt_base_url;
 extern char *velt_ca_file;
 extern int	velt_api_version;
