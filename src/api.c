@@ -304,8 +304,11 @@ overlap_next(void *arg)
 	return &batch->flight;
 }
 
-/* Plan: a batch is done; its rows are read now, handed out in order later. */
-static void
+/*
+ * Plan: a batch is done; its rows are read now, handed out in order later
+ * (so its context stays), or it was dropped (nothing to keep).
+ */
+static bool
 overlap_finished(void *arg, VeltFlight *flight)
 {
 	Overlap    *o = arg;
@@ -317,13 +320,14 @@ overlap_finished(void *arg, VeltFlight *flight)
 	if (flight->phase == VELT_FLIGHT_DROPPED)
 	{
 		batch->phase = BATCH_UNSENT;
-		return;
+		return true;
 	}
 	batch->phase = read_item_results(o->call, &flight->ex, first, count,
 									 &batch->results, &batch->nresults) ?
 		BATCH_SUCCEEDED : BATCH_FAILED;
 	if (batch->phase == BATCH_FAILED && (o->first_failed < 0 || b < o->first_failed))
 		o->first_failed = b;
+	return false;
 }
 
 /* Plan: after a failure nothing new starts. */

@@ -228,7 +228,6 @@ typedef struct Drain
 	Batch	  **ready;			/* queue of batches free to start */
 	int			ready_head;
 	int			ready_tail;
-	List	   *spent;			/* request contexts to delete */
 	const instr_time *start;
 	double		max_seconds;
 	bool		out_of_time;	/* a batch was skipped for want of time */
@@ -1287,15 +1286,16 @@ record_whole_result(Drain *drain, const Batch *batch, VeltExchange *ex)
 
 /*
  * Plan: a batch's request is finished.  Delivered or rejected releases
- * what depends on it; to be retried holds it back.
+ * what depends on it; to be retried holds it back.  Its rows and failure
+ * texts are copied into the round's context, so the engine may free the
+ * request's.
  */
-static void
+static bool
 drain_finished(void *arg, VeltFlight *flight)
 {
 	Drain	   *drain = arg;
 	Batch	   *batch = (Batch *) flight;
 	VeltExchange *ex = &flight->ex;
-	MemoryContext old;
 	bool		done;
 
 	if (batch->endpoint->outbox == VELT_OUTBOX_REQUEST ?
@@ -1311,23 +1311,7 @@ drain_finished(void *arg, VeltFlight *flight)
 		release_dependents(drain, batch);
 	else
 		batch->state = BATCH_HELD;
-	/* the per-ID rows and failure texts were copied into the round's context */
-	old = MemoryContextSwitchTo(drain->cxt);
-	drain->spent = lappend(drain->spent, flight->cxt);
-	MemoryContextSwitchTo(old);
-}
-
-/* Plan: frees the contexts of finished requests. */
-static void
-drain_tick(void *arg)
-{
-	Drain	   *drain = arg;
-	ListCell   *lc;
-
-	foreach(lc, drain->spent)
-		MemoryContextDelete(lfirst(lc));
-	list_free(drain->spent);
-	drain->spent = NIL;
+	return true;
 }
 
 /* Sends the round's batches, in order and overlapped (see above). */
@@ -1342,9 +1326,7 @@ send_round(Drain *drain)
 	plan.slots = velt_max_concurrency;
 	plan.next = drain_next;
 	plan.finished = drain_finished;
-	plan.tick = drain_tick;
 	velt_flights_run(&plan);
-	drain_tick(drain);
 }
 
 /* ---------------------------------------------------------------------

@@ -74,15 +74,24 @@ take_waiting(Engine *e, int i)
 	return f;
 }
 
-/* Hands a finished or dropped flight back to its owner, in its context. */
+/*
+ * Hands a finished or dropped flight back to its owner, in its context,
+ * and deletes that context if the owner is done with it.
+ */
 static void
 hand_back(Engine *e, VeltFlight *f, VeltFlightPhase phase)
 {
 	MemoryContext old = MemoryContextSwitchTo(f->cxt);
+	bool		release;
 
 	f->phase = phase;
-	e->plan->finished(e->plan->arg, f);
+	release = e->plan->finished(e->plan->arg, f);
 	MemoryContextSwitchTo(old);
+	if (release)
+	{
+		MemoryContextDelete(f->cxt);
+		f->cxt = NULL;
+	}
 }
 
 /*

@@ -71,9 +71,10 @@ typedef struct VeltFlightPlan
 	/*
 	 * A flight is finished (phase FINISHED: ex says how) or dropped (phase
 	 * DROPPED); called with flight->cxt current.  May change what next
-	 * offers; must not delete flight->cxt.
+	 * offers.  Returns true when the owner keeps nothing in flight->cxt:
+	 * the engine then deletes it (and sets it NULL) once back out.
 	 */
-	void		(*finished) (void *arg, VeltFlight *flight);
+	bool		(*finished) (void *arg, VeltFlight *flight);
 
 	/*
 	 * Whether the owner wants nothing new started: a flight still waiting

@@ -192,7 +192,6 @@ typedef struct Reading
 	int			next_new;		/* the next slice never started */
 	int			next_emit;		/* the slice whose rows go out next */
 	int			emitted;		/* rows out so far */
-	List	   *spent;			/* page contexts to delete */
 } Reading;
 
 /* Whether max_items rows are out. */
@@ -256,9 +255,10 @@ reading_next(void *arg)
 
 /*
  * Plan: a page is answered.  Its rows are checked and held for their
- * turn; its page token, if any, asks for the next page.
+ * turn (with its context, freed once they are out); its page token, if
+ * any, asks for the next page.
  */
-static void
+static bool
 reading_finished(void *arg, VeltFlight *flight)
 {
 	Reading    *r = arg;
@@ -277,7 +277,7 @@ reading_finished(void *arg, VeltFlight *flight)
 	if (flight->phase == VELT_FLIGHT_DROPPED)
 	{
 		s->finished = true;		/* max_items is reached: no more pages */
-		return;
+		return true;
 	}
 	page = palloc(sizeof(HeldPage));
 	result = read_page(ep, &flight->ex, &page->rows);
@@ -306,6 +306,7 @@ reading_finished(void *arg, VeltFlight *flight)
 	old = MemoryContextSwitchTo(r->cxt);
 	s->held = lappend(s->held, page);
 	MemoryContextSwitchTo(old);
+	return false;				/* the page is held until its turn */
 }
 
 /* Puts a held page of slice s into the result, up to max_items. */
@@ -323,10 +324,10 @@ emit_page(Reading *r, Slice *s, HeldPage *page)
 		s->emitted++;
 	}
 	MemoryContextSwitchTo(old);
-	r->spent = lappend(r->spent, page->cxt);
+	MemoryContextDelete(page->cxt);
 }
 
-/* Plan: rows out in order, slice after slice; spent pages freed. */
+/* Plan: rows out in order, slice after slice, each page freed once out. */
 static void
 reading_tick(void *arg)
 {
@@ -336,21 +337,15 @@ reading_tick(void *arg)
 	while (r->next_emit < r->next_new)
 	{
 		Slice	   *s = &r->slices[r->next_emit];
-		MemoryContext old = MemoryContextSwitchTo(r->cxt);
 
 		foreach(lc, s->held)
 			emit_page(r, s, lfirst(lc));
-		MemoryContextSwitchTo(old);
 		list_free(s->held);
 		s->held = NIL;
 		if (!s->finished && !reading_full(r))
 			break;
 		r->next_emit++;
 	}
-	foreach(lc, r->spent)
-		MemoryContextDelete(lfirst(lc));
-	list_free(r->spent);
-	r->spent = NIL;
 }
 
 /* Plan: once max_items rows are out nothing new starts. */
