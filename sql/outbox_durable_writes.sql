@@ -145,4 +145,12 @@ SELECT velt_enqueue_request('users/get', '{"organizationId": "dw5"}') > 0 AS enq
 SELECT * FROM durable_drain();
 SELECT endpoint, target, state, last_error FROM velt.outbox ORDER BY id;
 DELETE FROM velt.outbox;
+-- a 2xx whose result jsonb cannot hold (a NUL character) is delivered all
+-- the same, once: Velt has acted on it
+SELECT standin_reset();
+SELECT standin_fault('{"body": "{\"result\": {\"status\": \"success\", \"message\": \"ok\", \"data\": {\"note\": \"a\\u0000b\"}}}"}');
+SELECT velt_enqueue_request('users/get', '{"organizationId": "dw5"}') AS nul_op \gset
+SELECT * FROM durable_drain();
+SELECT success, result IS NULL AS no_result, message FROM velt_results WHERE operation_id = :nul_op;
+SELECT count(*) AS requests_sent, (SELECT count(*) FROM velt.outbox) AS left_over FROM standin_requests();
 DROP FUNCTION durable_drain();

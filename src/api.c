@@ -174,6 +174,31 @@ prepare_results(const VeltCall *call, VeltExchange *ex, int first, int count,
 }
 
 /*
+ * The one outcome of a whole-result endpoint (velt_enqueue_request): the
+ * path as its ID, Velt's result and message.  Velt has acted on a 2xx, so
+ * a result jsonb cannot hold is left out rather than failing the request
+ * (it need not be idempotent, and would be sent again).
+ */
+static void
+whole_result(const VeltEndpoint *ep, VeltExchange *ex, VeltItemResult *result)
+{
+	json_object *message;
+
+	memset(result, 0, sizeof(*result));
+	result->id = ep->path;
+	result->success = 1;
+	if (!velt_jsonc_to_jsonb_checked(ex->envelope.result, &result->result))
+	{
+		result->result_isnull = true;
+		result->message = "delivered; Velt's result contains a NUL character, which jsonb cannot store";
+		return;
+	}
+	if (json_object_object_get_ex(ex->envelope.result, "message", &message) &&
+		json_object_is_type(message, json_type_string))
+		result->message = json_object_get_string(message);
+}
+
+/*
  * Reads the outcomes of items [first, first + count) from a finished
  * exchange: true with *results and *n, or false with ex->kind saying why
  * (a failed exchange, or an answer not shaped as documented).
@@ -192,6 +217,13 @@ read_item_results(const VeltCall *call, VeltExchange *ex, int first, int count,
 	}
 	if (ex->kind != VELT_ANSWER_OK)
 		return false;
+	if (call->endpoint->outbox == VELT_OUTBOX_REQUEST)
+	{
+		*results = palloc(sizeof(VeltItemResult));
+		whole_result(call->endpoint, ex, &(*results)[0]);
+		*n = 1;
+		return true;
+	}
 	if (!prepare_results(call, ex, first, count, results, n))
 	{
 		ex->kind = VELT_ANSWER_MALFORMED;

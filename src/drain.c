@@ -1252,39 +1252,6 @@ drain_next(void *arg)
 }
 
 /*
- * After a velt_enqueue_request operation's answer: keeps Velt's whole result
- * as its one outcome row (the ID is the path) and returns true, or returns
- * false for a failed exchange.
- */
-static bool
-record_whole_result(Drain *drain, const Batch *batch, VeltExchange *ex)
-{
-	const OutboxOp *op = &drain->ops[((Piece *) linitial(batch->pieces))->op];
-	json_object *message;
-	Datum		result;
-
-	if (ex->kind != VELT_ANSWER_OK)
-		return false;
-	/*
-	 * Velt has done it: a result jsonb cannot hold is not kept, but the
-	 * request is not sent again (it need not be idempotent).
-	 */
-	if (!velt_jsonc_to_jsonb_checked(ex->envelope.result, &result))
-	{
-		result_rows_add(&drain->rows, op, batch->endpoint->path, 1, NULL,
-						"delivered; Velt's result contains a NUL character, which jsonb cannot store",
-						(Datum) 0, true, NULL);
-		return true;
-	}
-	result_rows_add(&drain->rows, op, batch->endpoint->path, 1, NULL,
-					json_object_object_get_ex(ex->envelope.result, "message", &message) &&
-					json_object_is_type(message, json_type_string) ?
-					json_object_get_string(message) : NULL,
-					result, false, NULL);
-	return true;
-}
-
-/*
  * Plan: a batch's request is finished.  Delivered or rejected releases
  * what depends on it; to be retried holds it back.  Its rows and failure
  * texts are copied into the round's context, so the engine may free the
@@ -1298,9 +1265,7 @@ drain_finished(void *arg, VeltFlight *flight)
 	VeltExchange *ex = &flight->ex;
 	bool		done;
 
-	if (batch->endpoint->outbox == VELT_OUTBOX_REQUEST ?
-		record_whole_result(drain, batch, ex) :
-		velt_read_items(&batch->call, ex, 0, batch->call.nitems, record_result, &batch->sink))
+	if (velt_read_items(&batch->call, ex, 0, batch->call.nitems, record_result, &batch->sink))
 		done = note_success(drain, batch, ex);
 	else
 	{
