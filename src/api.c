@@ -329,7 +329,6 @@ overlap_next(void *arg)
 	batch = &o->batches[o->next_new++];
 	batch->flight.cxt = AllocSetContextCreate(o->cxt, "velt request", ALLOCSET_DEFAULT_SIZES);
 	batch->flight.max_retries = velt_max_retries;
-	batch->flight.owner = o;
 	velt_flight_prepare_items(&batch->flight, o->call, first,
 							  Min(o->batch_size, o->call->nitems - first));
 	batch->phase = BATCH_STARTED;

@@ -1237,7 +1237,6 @@ drain_next(void *arg)
 		batch->flight.cxt = AllocSetContextCreate(drain->cxt, "velt outbox request",
 												  ALLOCSET_DEFAULT_SIZES);
 		batch->flight.max_retries = 0;	/* the outbox retries later */
-		batch->flight.owner = drain;
 		old = MemoryContextSwitchTo(batch->flight.cxt);
 		batch_request(drain, batch, &batch->call, &batch->sink);
 		MemoryContextSwitchTo(old);

@@ -37,9 +37,10 @@ typedef enum VeltFlightPhase
 } VeltFlightPhase;
 
 /*
- * One request.  The owner fills cxt, max_retries and owner, and prepares ex
+ * One request.  The owner fills cxt and max_retries, and prepares ex
  * and req with velt_exchange_prepare (in cxt) before offering it; the
- * engine owns the rest.
+ * engine owns the rest.  An owner embeds it as the first member of its
+ * own record of the request, and casts a flight handed back to that.
  */
 typedef struct VeltFlight
 {
@@ -48,7 +49,6 @@ typedef struct VeltFlight
 	VeltExchange ex;
 	VeltHttpRequest req;
 	int			max_retries;	/* attempts beyond the first, at once */
-	void	   *owner;			/* for the owner's callbacks */
 
 	VeltFlightPhase phase;
 	TimestampTz not_before;		/* VELT_FLIGHT_WAITING: next attempt */

@@ -218,7 +218,6 @@ start_page(Reading *r, Slice *s)
 				 errhint("Pass max_items, or a larger pageSize in options.")));
 	s->flight.cxt = AllocSetContextCreate(r->cxt, "velt page", ALLOCSET_DEFAULT_SIZES);
 	s->flight.max_retries = velt_max_retries;
-	s->flight.owner = r;
 	old = MemoryContextSwitchTo(s->flight.cxt);
 	data = velt_call_data(r->call, ep->filter_key, s->first, s->count);
 	if (s->token)
