@@ -20,6 +20,7 @@
 #include "outbox.h"
 #include "removals.h"
 #include "settings.h"
+#include "shmem.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -36,6 +37,7 @@ _PG_init(void)
 	{
 		/* the worker reads its settings from the start */
 		velt_define_worker_settings();
+		velt_shmem_register();
 		velt_worker_register();
 	}
 	/* after every velt.* setting is defined: refuse unknown ones */

@@ -39,7 +39,6 @@
 
 #include "drain.h"
 #include "outbox.h"
-#include "ratelimit.h"
 #include "settings.h"
 #include "worker.h"
 
@@ -51,10 +50,8 @@ typedef struct VeltShared
 	Latch	   *worker_latch;
 } VeltShared;
 
-/* In shared memory, set up by velt_shmem_startup. */
+/* In shared memory, set up by velt_worker_shmem_init. */
 static VeltShared *shared = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* How long the worker waits after a failed round. */
 #define VELT_WORKER_ERROR_PAUSE_MS 5000
@@ -64,30 +61,20 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 #define VELT_WORKER_ROUND_ITEMS 10000
 #define VELT_WORKER_ROUND_SECONDS 10.0
 
-/* Asks for the shared memory of VeltShared and the rate limit (shmem_request_hook). */
-static void
-velt_shmem_request(void)
+Size
+velt_worker_shmem_size(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(VeltShared)));
-	RequestAddinShmemSpace(velt_ratelimit_shmem_size());
+	return MAXALIGN(sizeof(VeltShared));
 }
 
-/* Finds or creates VeltShared and the rate limit (shmem_startup_hook). */
-static void
-velt_shmem_startup(void)
+void
+velt_worker_shmem_init(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared = ShmemInitStruct("velt", sizeof(VeltShared), &found);
 	if (!found)
 		shared->worker_latch = NULL;
-	velt_ratelimit_shmem_init();
-	LWLockRelease(AddinShmemInitLock);
 }
 
 /* Called at COMMIT of a transaction that enqueued. */
@@ -116,10 +103,6 @@ velt_worker_register(void)
 {
 	BackgroundWorker worker;
 
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = velt_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = velt_shmem_startup;
 	velt_wake_worker_hook = wake_worker;
 
 	memset(&worker, 0, sizeof(worker));
