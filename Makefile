@@ -53,6 +53,7 @@ REGRESS = \
 	gdpr \
 	velt_request \
 	rate_limit \
+	stats \
 	outbox \
 	outbox_commit_order \
 	outbox_durable_writes \

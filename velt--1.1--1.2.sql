@@ -1032,3 +1032,35 @@ END $$;
 REVOKE ALL ON FUNCTION velt_documents_trigger() FROM PUBLIC;
 COMMENT ON FUNCTION velt_documents_trigger() IS
 'Trigger: keeps Velt documents in sync through the outbox; arguments map columns (organization=, document_id=, name=, folder=, access=, disabled=)';
+
+-- statistics
+
+CREATE FUNCTION velt_stats(
+	OUT endpoint text, OUT caller text, OUT calls bigint, OUT requests bigint,
+	OUT items bigint, OUT successes bigint, OUT failures bigint,
+	OUT transport_errors bigint, OUT client_errors bigint, OUT rate_limited bigint,
+	OUT server_errors bigint, OUT malformed bigint, OUT retries bigint,
+	OUT bytes_sent bigint, OUT bytes_received bigint,
+	OUT total_time_ms double precision, OUT max_time_ms double precision,
+	OUT p50_ms double precision, OUT p95_ms double precision, OUT p99_ms double precision,
+	OUT stats_reset timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'velt_stats'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION velt_stats() FROM PUBLIC;
+COMMENT ON FUNCTION velt_stats() IS
+'The counters behind the view velt_stats, read from shared memory (needs velt in shared_preload_libraries)';
+
+CREATE VIEW velt_stats AS
+	SELECT * FROM velt_stats();
+REVOKE ALL ON velt_stats FROM PUBLIC;
+COMMENT ON VIEW velt_stats IS
+'Cumulative statistics of requests to Velt since stats_reset, one row per endpoint and caller kind (call or drain); see docs/statistics.md';
+
+CREATE FUNCTION velt_stats_reset()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'velt_stats_reset'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+REVOKE ALL ON FUNCTION velt_stats_reset() FROM PUBLIC;
+COMMENT ON FUNCTION velt_stats_reset() IS
+'Sets every counter of velt_stats to zero and returns the new stats_reset';

@@ -20,6 +20,7 @@
 #include "api.h"
 #include "jsonc_pg.h"
 #include "settings.h"
+#include "stats.h"
 
 /* obj, or an out-of-memory ERROR if json-c could not make it. */
 static json_object *
@@ -199,13 +200,12 @@ whole_result(const VeltEndpoint *ep, VeltExchange *ex, VeltItemResult *result)
 }
 
 /*
- * Reads the outcomes of items [first, first + count) from a finished
- * exchange: true with *results and *n, or false with ex->kind saying why
- * (a failed exchange, or an answer not shaped as documented).
+ * read_item_results without the counting: true with *results and *n, or
+ * false with ex->kind saying why.
  */
 static bool
-read_item_results(const VeltCall *call, VeltExchange *ex, int first, int count,
-				  VeltItemResult **results, int *n)
+read_item_results_uncounted(const VeltCall *call, VeltExchange *ex, int first,
+							int count, VeltItemResult **results, int *n)
 {
 	json_object *details = velt_items_in_error_details(call->endpoint, ex, json_type_object);
 
@@ -230,6 +230,43 @@ read_item_results(const VeltCall *call, VeltExchange *ex, int first, int count,
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Counts a finished request's per-ID outcomes in velt_stats: the IDs sent
+ * (or, for a request that sends none, those Velt answered for), of them
+ * those answered with success true; the rest failed.
+ */
+static void
+count_outcomes(const VeltCall *call, const VeltExchange *ex, int count, bool ok,
+			   const VeltItemResult *results, int n)
+{
+	uint64		items = velt_call_has_items(call) ? (uint64) count : (ok ? (uint64) n : 0);
+	uint64		successes = 0;
+	int			i;
+
+	for (i = 0; ok && i < n; i++)
+		if (results[i].success == 1)
+			successes++;
+	if (ex->kind == VELT_ANSWER_MALFORMED)
+		velt_stats_count_malformed(ex->stats_endpoint, ex->stats_caller);
+	velt_stats_count_items(ex->stats_endpoint, ex->stats_caller, items, successes);
+}
+
+/*
+ * Reads the outcomes of items [first, first + count) from a finished
+ * exchange: true with *results and *n, or false with ex->kind saying why
+ * (a failed exchange, or an answer not shaped as documented).  Counts
+ * them in velt_stats.
+ */
+static bool
+read_item_results(const VeltCall *call, VeltExchange *ex, int first, int count,
+				  VeltItemResult **results, int *n)
+{
+	bool		ok = read_item_results_uncounted(call, ex, first, count, results, n);
+
+	count_outcomes(call, ex, count, ok, ok ? *results : NULL, ok ? *n : 0);
+	return ok;
 }
 
 bool
@@ -487,6 +524,7 @@ velt_call_execute(const VeltCall *call, VeltResultSink sink, void *sink_arg)
 	MemoryContext old;
 
 	velt_require_credentials();
+	velt_stats_count_call(velt_stats_endpoint_of(call->endpoint), VELT_STATS_CALL);
 	nbatches = velt_call_has_items(call) ?
 		(call->nitems + velt_batch_size - 1) / velt_batch_size : 1;
 	if (nbatches > 1)
@@ -508,6 +546,7 @@ velt_call_execute(const VeltCall *call, VeltResultSink sink, void *sink_arg)
 json_object *
 velt_call_result(const char *endpoint_path, json_object *data, VeltExchange *ex)
 {
+	velt_stats_count_call(velt_stats_endpoint_of_path(endpoint_path), VELT_STATS_CALL);
 	velt_post_data(endpoint_path, data, velt_max_retries, ex);
 	if (ex->kind != VELT_ANSWER_OK)
 		velt_raise_exchange_error(ex, 1, 1);

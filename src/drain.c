@@ -63,6 +63,7 @@
 #include "jsonc_pg.h"
 #include "outbox.h"
 #include "settings.h"
+#include "stats.h"
 
 /*
  * Advisory lock class for "this drain owns this organization" (the second
@@ -1241,6 +1242,7 @@ drain_next(void *arg)
 		batch_request(drain, batch, &batch->call, &batch->sink);
 		MemoryContextSwitchTo(old);
 		velt_flight_prepare_items(&batch->flight, &batch->call, 0, batch->call.nitems);
+		batch->flight.ex.stats_caller = VELT_STATS_DRAIN;
 		foreach(lc, batch->pieces)
 			drain->ops[((Piece *) lfirst(lc))->op].started = true;
 		batch->state = BATCH_SENT;
@@ -1396,7 +1398,10 @@ decide_fates(const Drain *drain, OpVerdict *verdicts, SettleCounts *counts,
 		if (v->fate == FATE_UNTOUCHED)
 			continue;
 		if (v->fate == FATE_DELIVERED)
+		{
 			counts->delivered++;
+			velt_stats_count_call(velt_stats_endpoint_of(op->call.endpoint), VELT_STATS_DRAIN);
+		}
 		else
 			counts->changed++;
 		if (v->fate == FATE_RETRY)

@@ -227,6 +227,8 @@ velt_exchange_prepare(VeltExchange *ex, VeltHttpRequest *req,
 	req->url = exchange_url(endpoint_path, ex);
 	req->body = body;
 	req->body_len = body_len;
+	ex->body_len = body_len;
+	ex->stats_endpoint = velt_stats_endpoint_of_path(endpoint_path);
 	velt_credentials(&req->api_key, &req->auth_token);
 	req->timeout_ms = velt_timeout_ms;
 	req->connect_timeout_ms = velt_connect_timeout_ms;
@@ -246,6 +248,53 @@ finish(VeltExchange *ex)
 	read_answer(ex);
 }
 
+void
+velt_exchange_attempt_begins(VeltExchange *ex)
+{
+	ex->attempts++;
+	INSTR_TIME_SET_CURRENT(ex->attempt_started);
+}
+
+/*
+ * How the last attempt ended, for velt_stats: by its HTTP status, and once
+ * ex is finished by whether its 2xx answer was a usable envelope.
+ */
+static VeltStatsOutcome
+attempt_outcome(const VeltExchange *ex, bool finished)
+{
+	long		status = ex->http.status;
+
+	if (ex->http.failure != VELT_TRANSPORT_OK)
+		return VELT_STATS_TRANSPORT;
+	if (status == 429)
+		return VELT_STATS_RATE_LIMITED;
+	if (status >= 500 && status <= 599)
+		return VELT_STATS_SERVER_ERROR;
+	if (status >= 400 && status <= 499)
+		return VELT_STATS_CLIENT_ERROR;
+	if (status < 200 || status > 299)
+		return VELT_STATS_MALFORMED;
+	if (finished && ex->kind == VELT_ANSWER_INVALID)
+		return VELT_STATS_MALFORMED;
+	if (finished && ex->kind == VELT_ANSWER_ERROR)
+		return VELT_STATS_CLIENT_ERROR; /* an error envelope under 2xx */
+	return VELT_STATS_ANSWERED;
+}
+
+/* Counts the attempt that just ended in velt_stats. */
+static void
+count_attempt(const VeltExchange *ex, bool finished)
+{
+	instr_time	elapsed;
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, ex->attempt_started);
+	velt_stats_count_attempt(ex->stats_endpoint, ex->stats_caller,
+							 attempt_outcome(ex, finished), ex->attempts > 1,
+							 ex->body_len, ex->http.body_len,
+							 INSTR_TIME_GET_MILLISEC(elapsed));
+}
+
 bool
 velt_exchange_after_attempt(VeltExchange *ex, int max_retries, long *delay_ms)
 {
@@ -258,11 +307,13 @@ velt_exchange_after_attempt(VeltExchange *ex, int max_retries, long *delay_ms)
 		{
 			*delay_ms = velt_retry_delay_ms(VELT_RETRY_NOW, ex->attempts,
 											ex->http.retry_after_s);
+			count_attempt(ex, false);
 			return false;
 		}
 		ex->retry_after_too_long = true;
 	}
 	finish(ex);
+	count_attempt(ex, true);
 	return true;
 }
 
@@ -288,7 +339,7 @@ velt_exchange(const char *endpoint_path, const char *body, size_t body_len,
 			velt_exchange_rate_limited(ex);
 			break;
 		}
-		ex->attempts++;
+		velt_exchange_attempt_begins(ex);
 		velt_http_post(&req, &ex->http);
 		if (velt_exchange_after_attempt(ex, max_retries, &delay_ms))
 			break;

@@ -24,6 +24,7 @@
 
 #include "envelope.h"
 #include "http.h"
+#include "stats.h"
 
 typedef enum VeltAnswerKind
 {
@@ -47,6 +48,11 @@ typedef struct VeltExchange
 								 * limit within velt.timeout_ms */
 	VeltHttpResponse http;		/* the last attempt */
 	instr_time	started;		/* when velt_exchange_prepare ran */
+	instr_time	attempt_started;	/* when the last attempt was sent */
+	size_t		body_len;		/* bytes of the request body */
+	int			stats_endpoint; /* its row of velt_stats (stats.h) */
+	VeltStatsCaller stats_caller;	/* VELT_STATS_CALL unless the owner
+									 * says otherwise (the drain) */
 	VeltEnvelope envelope;		/* root owned by CurrentMemoryContext */
 	char		malformed_reason[200];	/* for VELT_ANSWER_MALFORMED */
 } VeltExchange;
@@ -98,16 +104,19 @@ extern void velt_exchange(const char *endpoint_path, const char *body,
 /*
  * The steps of velt_exchange, for a caller that keeps several exchanges in
  * flight (api.c).  velt_exchange_prepare sets up ex and the request (its
- * URL palloc'd; body must outlive the exchange).  After each attempt (the
- * caller counts ex->attempts and fills ex->http), velt_exchange_after_attempt
- * applies the one retry policy: it returns false with the wait before the
- * next attempt, or true once ex is finished (answer read, ex->kind set).
+ * URL palloc'd; body must outlive the exchange).  The caller calls
+ * velt_exchange_attempt_begins as it sends each attempt, and fills ex->http
+ * with its answer; then velt_exchange_after_attempt counts the attempt in
+ * velt_stats and applies the one retry policy: it returns false with the
+ * wait before the next attempt, or true once ex is finished (answer read,
+ * ex->kind set).
  * velt_exchange_rate_limited finishes ex as not sent: no token of the
  * cluster's rate limit came within velt.timeout_ms.
  */
 extern void velt_exchange_prepare(VeltExchange *ex, VeltHttpRequest *req,
 								  const char *endpoint_path, const char *body,
 								  size_t body_len);
+extern void velt_exchange_attempt_begins(VeltExchange *ex);
 extern bool velt_exchange_after_attempt(VeltExchange *ex, int max_retries,
 										long *delay_ms);
 extern void velt_exchange_rate_limited(VeltExchange *ex);

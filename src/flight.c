@@ -121,7 +121,7 @@ start_flight(Engine *e, VeltFlight *f, int slot, TimestampTz now)
 		return START_NO_TOKEN;
 	}
 	f->token_since = 0;
-	f->ex.attempts++;
+	velt_exchange_attempt_begins(&f->ex);
 	velt_http_start(slot, &f->req);
 	f->phase = VELT_FLIGHT_IN_FLIGHT;
 	e->slot_flight[slot] = f;

@@ -28,6 +28,7 @@
 #include "jsonc_pg.h"
 #include "reads.h"
 #include "settings.h"
+#include "stats.h"
 
 /* A runaway token loop ends here rather than never. */
 #define VELT_MAX_PAGES 100000
@@ -99,6 +100,7 @@ raise_malformed(VeltExchange *ex, const char *reason)
 {
 	strlcpy(ex->malformed_reason, reason, sizeof(ex->malformed_reason));
 	ex->kind = VELT_ANSWER_MALFORMED;
+	velt_stats_count_malformed(ex->stats_endpoint, ex->stats_caller);
 	velt_raise_exchange_error(ex, 1, 1);
 }
 
@@ -366,6 +368,7 @@ velt_read_endpoint(FunctionCallInfo fcinfo, const VeltEndpoint *ep)
 	InitMaterializedSRF(fcinfo, 0);
 	velt_call_from_args(fcinfo, ep, &call);
 	velt_require_credentials();
+	velt_stats_count_call(velt_stats_endpoint_of(ep), VELT_STATS_CALL);
 
 	memset(&r, 0, sizeof(r));
 	r.call = &call;

@@ -20,6 +20,7 @@
 
 #include "ratelimit.h"
 #include "shmem.h"
+#include "stats.h"
 #include "worker.h"
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -33,6 +34,7 @@ velt_shmem_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(velt_worker_shmem_size());
 	RequestAddinShmemSpace(velt_ratelimit_shmem_size());
+	RequestAddinShmemSpace(velt_stats_shmem_size());
 }
 
 /* Finds or creates every module's shared state (shmem_startup_hook). */
@@ -44,6 +46,7 @@ velt_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	velt_worker_shmem_init();
 	velt_ratelimit_shmem_init();
+	velt_stats_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
