@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # At least once, nothing lost: kill -9 the postmaster while the outbox
 # worker has a delivery in flight, restart the cluster, and check that
-# every committed operation reaches Velt.  Runs inside velt_in_cluster
+# every committed operation reaches Velt; then that velt_stats survives a
+# fast restart and not an immediate stop.  Runs inside velt_in_cluster
 # (scripts/lib.sh) with VELT_STANDIN_URL set; prints one "ok" or "not ok"
 # line.  Every wait is bounded.
 set -uo pipefail
@@ -79,4 +80,17 @@ sent=$(ctl "$standin/requests" | /usr/bin/python3 -c '
 import json, sys
 reqs = json.load(sys.stdin)["requests"]
 print(sum(len(r["body"]["data"]["users"]) for r in reqs if isinstance(r.get("body"), dict) and r.get("status") == 200))')
-echo "ok - crash test: kill -9 during delivery lost nothing: $TOTAL of $TOTAL committed users delivered ($sent sent in all, $((sent - TOTAL)) twice)"
+# velt_stats across restarts: a fast shutdown keeps the counters (the file
+# under pg_stat/), an immediate one discards them, like PostgreSQL's own
+stats() { psql -XAtq -d velt_worker -c "SELECT coalesce(sum(requests), 0) || ' ' || count(*) || ' ' || coalesce(max(stats_reset)::text, '-') FROM velt_stats"; }
+before=$(stats) || fail "velt_stats unreadable"
+[ "${before%% *}" -gt 0 ] || fail "velt_stats counted no request of the worker's deliveries ($before)"
+pg_ctlcluster "$cluster_version" regress restart --mode fast || fail "fast restart"
+after_fast=$(stats) || fail "velt_stats unreadable after a fast restart"
+[ "$after_fast" = "$before" ] || fail "a fast restart changed velt_stats: $before, then $after_fast"
+pg_ctlcluster "$cluster_version" regress stop --mode immediate || fail "immediate stop"
+pg_ctlcluster "$cluster_version" regress start || fail "start after an immediate stop"
+after_immediate=$(stats) || fail "velt_stats unreadable after an immediate stop"
+[ "${after_immediate%% *}" = "0" ] || fail "an immediate stop kept velt_stats: $after_immediate"
+
+echo "ok - crash test: kill -9 during delivery lost nothing: $TOTAL of $TOTAL committed users delivered ($sent sent in all, $((sent - TOTAL)) twice); velt_stats kept by a fast restart (${before%% *} requests), discarded by an immediate stop"
