@@ -26,6 +26,8 @@
  */
 #include "postgres.h"
 
+#include <signal.h>
+
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -212,6 +214,24 @@ note_stopped(TimestampTz now)
 	}
 }
 
+/*
+ * The process of slot i's worker when this launcher has no handle on it
+ * (an earlier launcher started it, then died), or 0.
+ */
+static pid_t
+orphan_pid(int i)
+{
+	VeltWorkerSlot *slot = velt_workers_slot(i);
+	pid_t		pid;
+
+	if (entries[i].handle != NULL)
+		return 0;
+	SpinLockAcquire(&slot->mutex);
+	pid = slot->pid;
+	SpinLockRelease(&slot->mutex);
+	return pid;
+}
+
 /* Whether dboid is among the wanted. */
 static bool
 is_wanted(Oid dboid, const WantedDb *wanted, int nwanted)
@@ -249,6 +269,8 @@ free_unwanted(const WantedDb *wanted, int nwanted, TimestampTz now)
 			continue;
 		if (entries[i].handle)
 			TerminateBackgroundWorker(entries[i].handle);
+		else if (orphan_pid(i) != 0)
+			(void) kill(orphan_pid(i), SIGTERM);
 		else if (!keep)
 		{
 			SpinLockAcquire(&slot->mutex);
@@ -271,7 +293,7 @@ decide_action(int i, Oid dboid, bool retry_all, TimestampTz now, TimestampTz *wa
 	VeltWorkerState state;
 	TimestampTz until;
 
-	if (entries[i].handle != NULL)
+	if (entries[i].handle != NULL || orphan_pid(i) != 0)
 		return LAUNCH_NOTHING;
 	until = velt_workers_held_until(dboid, now);
 	if (until != 0)
