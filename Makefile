@@ -64,6 +64,7 @@ REGRESS = \
 	documents_trigger \
 	trigger_moved_ids \
 	background_worker \
+	workers \
 	pg_cron
 # setup: first, always: creates the extension and the helpers (try(),
 #   test_users(), standin*()) every other file uses.
@@ -72,6 +73,9 @@ REGRESS = \
 #   resets it before it ends.
 # background_worker: creates velt_worker, the database the worker delivers
 #   (velt.database in the test cluster).
+# workers: right after background_worker: changes velt.databases,
+#   velt.pause_delivery and velt.max_attempts with ALTER SYSTEM, resets
+#   them and waits until only velt_worker's worker runs again.
 # pg_cron: last: its job drains this database's outbox once a minute from
 #   then on, which would race the outbox checks of any file after it.
 REGRESS_OPTS = --load-extension=dblink

@@ -1064,3 +1064,29 @@ LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 REVOKE ALL ON FUNCTION velt_stats_reset() FROM PUBLIC;
 COMMENT ON FUNCTION velt_stats_reset() IS
 'Sets every counter of velt_stats to zero and returns the new stats_reset';
+
+-- ---------------------------------------------------------------------
+-- workers
+-- One delivery worker per database of velt.databases, started by the
+-- launcher (1.2).  velt_workers shows each from shared memory; like
+-- velt_outbox_status it is for the operator, not for PUBLIC.
+-- ---------------------------------------------------------------------
+CREATE FUNCTION velt.workers(OUT database text, OUT pid integer, OUT state text,
+							 OUT started_at timestamptz, OUT last_round_at timestamptz,
+							 OUT rounds bigint, OUT items_delivered bigint,
+							 OUT dead_letters bigint, OUT last_error text,
+							 OUT last_error_at timestamptz, OUT next_wakeup_at timestamptz)
+RETURNS SETOF record
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'velt_workers';
+REVOKE ALL ON FUNCTION velt.workers() FROM PUBLIC;
+COMMENT ON FUNCTION velt.workers() IS
+'Internal: the delivery workers'' shared state, one row per database; read it through velt_workers';
+
+CREATE VIEW velt_workers AS
+	SELECT database, pid, state, started_at, last_round_at, rounds, items_delivered,
+		   dead_letters, last_error, last_error_at, next_wakeup_at
+	FROM velt.workers();
+REVOKE ALL ON velt_workers FROM PUBLIC;
+COMMENT ON VIEW velt_workers IS
+'The outbox delivery workers, one per database of velt.databases: state (starting, idle, delivering, paused, outage, waiting for extension, stopped), rounds, items delivered, dead letters, last error (endpoint, status, message) and next wake-up; empty without velt preloaded';

@@ -230,7 +230,7 @@ velt_cluster_settings() {
 shared_preload_libraries = 'velt,pg_cron'
 cron.database_name = 'postgres'
 cron.use_background_workers = 'on'
-max_worker_processes = '16'
+max_worker_processes = '24'
 velt.base_url = '$VELT_STANDIN_URL'
 velt.api_key = '$VELT_TEST_API_KEY'
 velt.auth_token = '$VELT_TEST_AUTH_TOKEN'

@@ -1253,6 +1253,24 @@ drain_next(void *arg)
 }
 
 /*
+ * Counts a failed request as answered (refused for good) or as a sign
+ * that Velt is unavailable (worth a later attempt), keeping the text of
+ * the last such failure.
+ */
+static void
+note_availability(VeltDrainSummary *summary, const VeltExchange *ex, bool refused)
+{
+	if (refused)
+	{
+		summary->answered++;
+		return;
+	}
+	summary->unavailable++;
+	strlcpy(summary->last_failure, velt_exchange_failure_text(ex),
+			sizeof(summary->last_failure));
+}
+
+/*
  * Plan: a batch's request is finished.  Delivered or rejected releases
  * what depends on it; to be retried holds it back.  Its rows and failure
  * texts are copied into the round's context, so the engine may free the
@@ -1267,11 +1285,15 @@ drain_finished(void *arg, VeltFlight *flight)
 	bool		done;
 
 	if (velt_read_items(&batch->call, ex, 0, batch->call.nitems, record_result, &batch->sink))
+	{
 		done = note_success(drain, batch, ex);
+		drain->summary->answered++;
+	}
 	else
 	{
 		note_failure(drain, batch, ex);
 		done = !velt_worth_retrying(ex, VELT_RETRY_LATER);
+		note_availability(drain->summary, ex, done);
 	}
 	if (done)
 		release_dependents(drain, batch);
@@ -1359,6 +1381,19 @@ count_items(const OutboxOp *op, OpFate fate, VeltDrainSummary *summary)
 	}
 }
 
+/* Counts a dead-lettered operation, keeping the first one's particulars. */
+static void
+count_dead_letter(const OutboxOp *op, VeltDrainSummary *summary)
+{
+	if (summary->dead_letters++ > 0)
+		return;
+	summary->first_dead_id = op->id;
+	strlcpy(summary->first_dead_endpoint, op->call.endpoint->path,
+			sizeof(summary->first_dead_endpoint));
+	strlcpy(summary->first_dead_error, op->last_error ? op->last_error : "",
+			sizeof(summary->first_dead_error));
+}
+
 /*
  * Decides every operation's fate from what sending did (delivered, retry
  * after a backoff, rejected, dead-lettered) and counts the items and
@@ -1395,6 +1430,8 @@ decide_fates(const Drain *drain, OpVerdict *verdicts, SettleCounts *counts,
 				break;
 		}
 		count_items(op, v->fate, summary);
+		if (v->fate == FATE_DEAD)
+			count_dead_letter(op, summary);
 		if (v->fate == FATE_UNTOUCHED)
 			continue;
 		if (v->fate == FATE_DELIVERED)
@@ -1732,6 +1769,11 @@ velt_outbox_drain(int max_items, double max_seconds, VeltDrainSummary *summary)
 	bool		credentials_checked = false;
 
 	memset(summary, 0, sizeof(*summary));
+	if (velt_pause_delivery)
+	{
+		summary->paused = true;
+		return;
+	}
 	INSTR_TIME_SET_CURRENT(start);
 
 	round_cxt = AllocSetContextCreate(caller, "velt drain", ALLOCSET_DEFAULT_SIZES);

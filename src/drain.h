@@ -15,7 +15,13 @@
 
 #include "datatype/timestamp.h"
 
-/* What one drain did, as velt_process_outbox reports it. */
+/* Longest failure text a summary keeps (endpoint, status, message). */
+#define VELT_DRAIN_TEXT_LEN 256
+
+/*
+ * What one drain did, as velt_process_outbox reports it and the worker
+ * logs and shows it (velt_workers).
+ */
 typedef struct VeltDrainSummary
 {
 	int			requests;		/* HTTP requests sent */
@@ -25,11 +31,26 @@ typedef struct VeltDrainSummary
 	int			settled;		/* operations delivered or finally failed */
 	double		seconds;
 	TimestampTz next_due;		/* earliest next_attempt_at seen, or 0 */
+	bool		paused;			/* velt.pause_delivery: nothing was done */
+
+	/* whether Velt was there: see "Outages" in docs/outbox.md */
+	int			answered;		/* requests Velt answered (2xx, or refused
+								 * for good) */
+	int			unavailable;	/* requests worth a later attempt: no
+								 * answer, 5xx, 429 after the retries */
+	char		last_failure[VELT_DRAIN_TEXT_LEN];	/* the last of those */
+
+	/* dead letters: operations that used up velt.max_attempts */
+	int			dead_letters;
+	int64		first_dead_id;	/* the first one's id, endpoint, error */
+	char		first_dead_endpoint[VELT_DRAIN_TEXT_LEN];
+	char		first_dead_error[VELT_DRAIN_TEXT_LEN];
 } VeltDrainSummary;
 
 /*
  * Delivers due operations in the current transaction (the caller has
  * SPI connected and a snapshot), bounded by max_items and max_seconds.
+ * With velt.pause_delivery on it does nothing and sets summary->paused.
  * Returns in the caller's memory context.
  */
 extern void velt_outbox_drain(int max_items, double max_seconds,

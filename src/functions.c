@@ -189,6 +189,10 @@ velt_process_outbox(PG_FUNCTION_ARGS)
 	SPI_connect();
 	velt_outbox_drain(max_items, max_seconds, &summary);
 	SPI_finish();
+	if (summary.paused)
+		ereport(NOTICE,
+				(errmsg("velt.pause_delivery is on: nothing was sent"),
+				 errhint("Enqueued operations wait in velt.outbox; delivery resumes once velt.pause_delivery is off and the configuration reloaded.")));
 
 	values[0] = Int32GetDatum(summary.requests);
 	values[1] = Int64GetDatum(summary.delivered);

@@ -3,7 +3,8 @@
  * module.c
  *		Module entry point: settings, the commit-time wake-up, the
  *		end-of-statement hook of the trigger functions and, when
- *		preloaded, the outbox worker.
+ *		preloaded, the launcher of the outbox workers and the hook that
+ *		stops a worker before DROP DATABASE.
  *
  * velt should be in shared_preload_libraries: a setting found in
  * postgresql.conf before the module is loaded exists only as a placeholder,
@@ -17,6 +18,8 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "databases.h"
+#include "launcher.h"
 #include "outbox.h"
 #include "removals.h"
 #include "settings.h"
@@ -39,6 +42,8 @@ _PG_init(void)
 		velt_define_worker_settings();
 		velt_shmem_register();
 		velt_worker_register();
+		velt_launcher_register();
+		velt_databases_register_hooks();
 	}
 	/* after every velt.* setting is defined: refuse unknown ones */
 	MarkGUCPrefixReserved("velt");

@@ -16,7 +16,9 @@
 #include <ctype.h>
 #include <limits.h>
 
+#include "nodes/pg_list.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 #include "http.h"
 #include "secrets.h"
@@ -39,7 +41,9 @@ int			velt_max_attempts = 10;
 int			velt_outbox_retry_max_delay_ms = 600000;
 int			velt_result_retention_s = 7 * 24 * 3600;
 char	   *velt_database = NULL;
+char	   *velt_databases = NULL;
 int			velt_worker_idle_ms = 10000;
+bool		velt_pause_delivery = false;
 
 static const struct config_enum_entry api_version_options[] = {
 	{"v1", VELT_API_V1, false},
@@ -287,6 +291,17 @@ define_outbox_settings(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	/* the workers re-read it on SIGHUP; the reload also wakes them */
+	DefineCustomBoolVariable("velt.pause_delivery",
+							 "While on, no drain sends anything: the workers pause and "
+							 "velt_process_outbox returns at once; enqueueing goes on.",
+							 NULL,
+							 &velt_pause_delivery,
+							 false,
+							 PGC_SIGHUP,
+							 GUC_SUPERUSER_ONLY,
+							 NULL, NULL, NULL);
+
 	DefineCustomIntVariable("velt.result_retention",
 							"How long per-ID outcomes are kept in velt_results.",
 							NULL,
@@ -305,15 +320,59 @@ velt_define_settings(void)
 	define_outbox_settings();
 }
 
+/*
+ * velt.databases is "*" alone, or a comma-separated list of database
+ * names (double quotes keep a comma or space in a name; names are taken
+ * as written, never folded to lower case).
+ */
+static bool
+check_databases(char **newval, void **extra, GucSource source)
+{
+	char	   *copy;
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	copy = pstrdup(*newval);
+	if (!SplitGUCList(copy, ',', &names))
+	{
+		GUC_check_errdetail("velt.databases must be \"*\" or a comma-separated list of database names.");
+		return false;
+	}
+	foreach(lc, names)
+	{
+		if (strcmp(lfirst(lc), "*") == 0 && list_length(names) > 1)
+		{
+			GUC_check_errdetail("\"*\" stands alone in velt.databases: it means every database.");
+			return false;
+		}
+	}
+	list_free(names);
+	pfree(copy);
+	return true;
+}
+
 void
 velt_define_worker_settings(void)
 {
+	DefineCustomStringVariable("velt.databases",
+							   "Databases whose outbox velt's workers deliver, one worker each: "
+							   "a comma-separated list of names, or * for every database "
+							   "that has velt installed.",
+							   "When empty, velt.database names the one database.",
+							   &velt_databases,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY | GUC_LIST_INPUT,
+							   check_databases, NULL, NULL);
 	DefineCustomStringVariable("velt.database",
-							   "Database whose outbox the velt background worker delivers.",
+							   "Database whose outbox the velt background worker delivers "
+							   "(used when velt.databases is empty).",
 							   NULL,
 							   &velt_database,
 							   "postgres",
-							   PGC_POSTMASTER,
+							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("velt.worker_idle_ms",

@@ -31,15 +31,19 @@ extern int	velt_max_concurrency;
 extern int	velt_max_attempts;
 extern int	velt_outbox_retry_max_delay_ms;
 extern int	velt_result_retention_s;
-/* the worker's: defined only while shared_preload_libraries is processed */
+/* velt.pause_delivery: every drain does nothing while it is on */
+extern bool velt_pause_delivery;
+/* the workers': defined only while shared_preload_libraries is processed */
 extern char *velt_database;
+extern char *velt_databases;
 extern int	velt_worker_idle_ms;
 
 /* Defines every velt.* setting but the worker's (from _PG_init). */
 extern void velt_define_settings(void);
 
 /*
- * Defines the worker's settings, velt.database and velt.worker_idle_ms:
+ * Defines the workers' settings, velt.databases, velt.database (its
+ * alias, used when velt.databases is empty) and velt.worker_idle_ms:
  * from _PG_init, only while shared_preload_libraries is processed, and
  * before the worker is registered.
  */

@@ -21,7 +21,7 @@
 #include "ratelimit.h"
 #include "shmem.h"
 #include "stats.h"
-#include "worker.h"
+#include "workers.h"
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -32,7 +32,7 @@ velt_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(velt_worker_shmem_size());
+	RequestAddinShmemSpace(velt_workers_shmem_size());
 	RequestAddinShmemSpace(velt_ratelimit_shmem_size());
 	RequestAddinShmemSpace(velt_stats_shmem_size());
 }
@@ -44,7 +44,7 @@ velt_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	velt_worker_shmem_init();
+	velt_workers_shmem_init();
 	velt_ratelimit_shmem_init();
 	velt_stats_shmem_init();
 	LWLockRelease(AddinShmemInitLock);

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * worker.h
- *		The background worker that drains the outbox.
+ *		A delivery worker: drains one database's outbox.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,13 +10,17 @@
 
 #include "postgres.h"
 
-/* Shared memory of the workers' state (asked for by shmem.c). */
-extern Size velt_worker_shmem_size(void);
-
-/* Finds or creates it (from shmem.c, under AddinShmemInitLock). */
-extern void velt_worker_shmem_init(void);
-
-/* From _PG_init while shared_preload_libraries is processed. */
+/*
+ * From _PG_init while shared_preload_libraries is processed: a transaction
+ * that enqueued wakes its database's worker at COMMIT.  The workers
+ * themselves are started by the launcher (launcher.h).
+ */
 extern void velt_worker_register(void);
+
+/*
+ * The worker's entry point (bgw_function_name "velt_worker_main"); arg is
+ * its slot in the shared table (workers.h), whose database it delivers.
+ */
+extern PGDLLEXPORT void velt_worker_main(Datum arg);
 
 #endif							/* VELT_WORKER_H */

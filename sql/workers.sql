@@ -1,0 +1,163 @@
+-- The launcher and its workers: one delivery worker per database of
+-- velt.databases, started and stopped on a reload; DROP DATABASE while a
+-- worker runs; CREATE EXTENSION velt after the list names the database;
+-- "*"; the pause switch; velt_workers; the log lines.  Every setting
+-- changed here is reset, and the end waits until only velt_worker's worker
+-- (velt.database in the test cluster) runs again.
+SELECT standin_reset();
+-- waits (at most 30 s) until the query cond returns true
+CREATE FUNCTION wait_for(cond text, seconds int DEFAULT 30) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	ok boolean;
+BEGIN
+	FOR i IN 1..seconds * 10 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		EXECUTE cond INTO ok;
+		IF ok THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RETURN false;
+END $$;
+CREATE FUNCTION delivered(org text, user_id text) RETURNS text
+LANGUAGE sql AS $$
+	SELECT format('SELECT COALESCE(standin_state()->%L->''users'' ? %L, false)', org, user_id)
+$$;
+
+CREATE DATABASE velt_wk_a;
+CREATE DATABASE velt_wk_b;
+CREATE DATABASE velt_wk_c;
+\c velt_wk_a
+CREATE EXTENSION velt;
+\c velt_wk_b
+CREATE EXTENSION velt;
+\c contrib_regression
+-- three databases listed, velt installed in two: two workers, and the
+-- worker of velt_worker (no longer listed) stops
+ALTER SYSTEM SET velt.databases = 'velt_wk_a, velt_wk_b, velt_wk_c';
+SELECT pg_reload_conf();
+SELECT wait_for($$SELECT array_agg(application_name ORDER BY application_name)
+	= '{"velt outbox worker velt_wk_a","velt outbox worker velt_wk_b"}'
+	FROM pg_stat_activity WHERE backend_type = 'velt outbox worker'$$) AS two_workers;
+SELECT wait_for($$SELECT count(*) = 3 FROM velt_workers
+	WHERE state IN ('idle', 'waiting for extension')$$) AS settled;
+SELECT database, state, pid IS NOT NULL AS running FROM velt_workers ORDER BY database;
+SELECT count(*) AS launchers FROM pg_stat_activity WHERE backend_type = 'velt launcher';
+
+-- velt installed later: its worker starts at COMMIT, without a restart
+\c velt_wk_c
+CREATE EXTENSION velt;
+\c contrib_regression
+SELECT wait_for($$SELECT count(*) = 3 FROM velt_workers WHERE state = 'idle'$$) AS third_worker;
+
+-- the three deliver at once, each its own database's outbox
+\c velt_wk_a
+SELECT velt_enqueue_add_users('wka', '[{"userId": "a1", "name": "A", "email": "a1@example.test"}]') > 0 AS enqueued;
+\c velt_wk_b
+SELECT velt_enqueue_add_users('wkb', '[{"userId": "b1", "name": "B", "email": "b1@example.test"}, {"userId": "b2", "name": "B", "email": "b2@example.test"}]') > 0 AS enqueued;
+\c velt_wk_c
+SELECT velt_enqueue_add_users('wkc', '[{"userId": "c1", "name": "C", "email": "c1@example.test"}]') > 0 AS enqueued;
+\c contrib_regression
+SELECT wait_for(delivered('wka', 'a1')) AND wait_for(delivered('wkb', 'b2'))
+	AND wait_for(delivered('wkc', 'c1')) AS three_delivered;
+SELECT wait_for($$SELECT sum(items_delivered) = 4 FROM velt_workers$$) AS counted;
+SELECT database, state, rounds > 0 AS rounds, items_delivered, dead_letters, last_error,
+	   started_at <= last_round_at AS started_first, next_wakeup_at > last_round_at AS wakes_later
+FROM velt_workers ORDER BY database;
+
+-- DROP DATABASE while its worker runs: the worker leaves, the drop
+-- succeeds, the others go on
+SELECT pid AS b_pid FROM velt_workers WHERE database = 'velt_wk_b' \gset
+DROP DATABASE velt_wk_b;
+SELECT wait_for($$SELECT NOT EXISTS (SELECT 1 FROM velt_workers WHERE database = 'velt_wk_b')$$) AS slot_gone;
+SELECT count(*) AS b_worker FROM pg_stat_activity WHERE pid = :b_pid;
+\c velt_wk_a
+SELECT velt_enqueue_add_users('wka', '[{"userId": "a2", "name": "A", "email": "a2@example.test"}]') > 0 AS enqueued;
+\c contrib_regression
+SELECT wait_for(delivered('wka', 'a2')) AS delivered_after_drop;
+
+-- an outage and a dead letter: with velt.max_attempts = 1, one 503
+-- dead-letters the operation; the next delivery ends the outage
+ALTER SYSTEM SET velt.max_attempts = 1;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SELECT standin_fault('{"status": 503, "count": 1}');
+\c velt_wk_a
+SELECT velt_enqueue_add_users('wka', '[{"userId": "dead", "name": "D", "email": "d@example.test"}]') > 0 AS enqueued;
+\c contrib_regression
+SELECT wait_for($$SELECT dead_letters = 1 FROM velt_workers WHERE database = 'velt_wk_a'$$) AS dead_lettered;
+SELECT state, last_error LIKE 'POST /v2/users/add: HTTP 503%' AS last_error_is_503,
+	   last_error_at IS NOT NULL AS error_time
+FROM velt_workers WHERE database = 'velt_wk_a';
+ALTER SYSTEM RESET velt.max_attempts;
+SELECT pg_reload_conf();
+\c velt_wk_a
+SELECT velt_enqueue_add_users('wka', '[{"userId": "a3", "name": "A", "email": "a3@example.test"}]') > 0 AS enqueued;
+\c contrib_regression
+SELECT wait_for(delivered('wka', 'a3')) AS delivered_after_outage;
+SELECT wait_for($$SELECT state = 'idle' FROM velt_workers WHERE database = 'velt_wk_a'$$) AS outage_over;
+
+-- the pause switch: workers and velt_process_outbox send nothing,
+-- enqueueing goes on; turning it off delivers
+ALTER SYSTEM SET velt.pause_delivery = on;
+SELECT pg_reload_conf();
+SELECT wait_for($$SELECT bool_and(state = 'paused') FROM velt_workers$$) AS paused;
+\c velt_wk_a
+SELECT velt_enqueue_add_users('wka', '[{"userId": "a4", "name": "A", "email": "a4@example.test"}]') > 0 AS enqueued;
+SELECT requests, delivered FROM velt_process_outbox();
+\c contrib_regression
+SELECT pg_sleep(1);
+SELECT standin_state()->'wka'->'users' ? 'a4' AS sent_while_paused;
+ALTER SYSTEM RESET velt.pause_delivery;
+SELECT pg_reload_conf();
+SELECT wait_for(delivered('wka', 'a4')) AS delivered_after_resume;
+
+-- "*": every database that allows connections, templates aside; a new
+-- database's worker starts at CREATE EXTENSION
+ALTER SYSTEM SET velt.databases = '*';
+SELECT pg_reload_conf();
+CREATE DATABASE velt_wk_d;
+\c velt_wk_d
+CREATE EXTENSION velt;
+SELECT velt_enqueue_add_users('wkd', '[{"userId": "d1", "name": "D", "email": "d1@example.test"}]') > 0 AS enqueued;
+\c contrib_regression
+SELECT wait_for(delivered('wkd', 'd1')) AS delivered_with_star;
+SELECT wait_for($$SELECT count(*) = 3 FROM velt_workers
+	WHERE database IN ('velt_wk_a', 'velt_wk_c', 'velt_worker') AND state = 'idle'$$) AS listed_by_star;
+SELECT count(*) AS template_workers FROM velt_workers WHERE database IN ('template0', 'template1');
+
+-- back to velt.database = velt_worker alone
+ALTER SYSTEM RESET velt.databases;
+SELECT pg_reload_conf();
+SELECT wait_for($$SELECT array_agg(application_name) = '{"velt outbox worker velt_worker"}'
+	FROM pg_stat_activity WHERE backend_type = 'velt outbox worker'$$) AS restored;
+SELECT wait_for($$SELECT array_agg(database) = '{velt_worker}' FROM velt_workers$$) AS one_slot;
+DROP DATABASE velt_wk_a;
+DROP DATABASE velt_wk_c;
+DROP DATABASE velt_wk_d;
+
+-- the log: one line per change of state
+CREATE TEMP TABLE log_hits(pattern text, n int);
+DO $$
+DECLARE
+	p text;
+BEGIN
+	FOREACH p IN ARRAY ARRAY[
+		'velt outbox worker started for database "velt_wk_a"',
+		'velt outbox worker stopped for database "velt_wk_b"',
+		'velt is not installed in database "velt_wk_c"',
+		'Velt is unavailable to the outbox worker of database "velt_wk_a"',
+		'Velt answers the outbox worker of database "velt_wk_a" again',
+		'1 outbox operation(s) dead-lettered in database "velt_wk_a"',
+		'delivery paused in database "velt_wk_a"',
+		'delivery resumed in database "velt_wk_a"'] LOOP
+		EXECUTE format('COPY log_hits(n) FROM PROGRAM %L',
+			'cat /var/log/postgresql/postgresql-*.log | grep -c -F -e ' || quote_literal(p) || ' || true');
+		UPDATE log_hits SET pattern = p WHERE pattern IS NULL;
+	END LOOP;
+END $$;
+SELECT pattern, n > 0 AS logged FROM log_hits;
+DROP FUNCTION wait_for(text, int);
+DROP FUNCTION delivered(text, text);

@@ -1,0 +1,155 @@
+/*-------------------------------------------------------------------------
+ *
+ * databases.c
+ *		Statements that need a database free of velt's worker, and
+ *		CREATE EXTENSION velt waking the launcher.
+ *
+ * DROP DATABASE, ALTER DATABASE ... RENAME, ALTER DATABASE ... SET
+ * TABLESPACE and CREATE DATABASE ... TEMPLATE x refuse to run while
+ * another session is connected to the database; PostgreSQL waits a few
+ * seconds for such sessions to end, then fails with "database ... is being
+ * accessed by other users".  velt's delivery worker is such a session.
+ * Before the statement runs, this hook asks the database's worker to exit
+ * (SIGTERM: its requests in flight stop at the next interrupt check) and
+ * holds the launcher off the database for VELT_DATABASE_HOLD_MS, longer
+ * than PostgreSQL waits, so the worker is gone when PostgreSQL looks.  If
+ * the statement fails, the launcher starts the worker again once the hold
+ * ends; if it succeeds, a dropped database is no longer listed.
+ *
+ * CREATE EXTENSION velt wakes the launcher when its transaction commits,
+ * so the new database's worker starts at once rather than at the next
+ * rescan.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+
+#include "databases.h"
+#include "workers.h"
+
+/*
+ * How long the launcher leaves a database alone after such a statement
+ * began: PostgreSQL waits up to 5 s for other sessions to leave.
+ */
+#define VELT_DATABASE_HOLD_MS 10000
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+/* Set by CREATE EXTENSION velt, consumed at the end of the transaction. */
+static bool wake_launcher_at_commit = false;
+
+/* The value of option name among a statement's DefElem options, or NULL. */
+static const char *
+option_value(List *options, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = lfirst(lc);
+
+		if (strcmp(def->defname, name) == 0 && def->arg != NULL)
+			return defGetString(def);
+	}
+	return NULL;
+}
+
+/*
+ * The database a statement needs free of other sessions, or NULL: DROP
+ * DATABASE, ALTER DATABASE ... RENAME or SET TABLESPACE, and CREATE
+ * DATABASE's template (template1 unless named).
+ */
+static const char *
+database_to_free(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_DropdbStmt:
+			return ((DropdbStmt *) stmt)->dbname;
+		case T_RenameStmt:
+			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
+				return ((RenameStmt *) stmt)->subname;
+			return NULL;
+		case T_AlterDatabaseStmt:
+			if (option_value(((AlterDatabaseStmt *) stmt)->options, "tablespace"))
+				return ((AlterDatabaseStmt *) stmt)->dbname;
+			return NULL;
+		case T_CreatedbStmt:
+			{
+				const char *template = option_value(((CreatedbStmt *) stmt)->options, "template");
+
+				return template ? template : "template1";
+			}
+		default:
+			return NULL;
+	}
+}
+
+/* Whether the statement is CREATE EXTENSION velt. */
+static bool
+creates_velt(Node *stmt)
+{
+	return IsA(stmt, CreateExtensionStmt) &&
+		strcmp(((CreateExtensionStmt *) stmt)->extname, "velt") == 0;
+}
+
+/* ProcessUtility hook: frees the database first, or notes the wake-up. */
+static void
+velt_process_utility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	const char *dbname = database_to_free(stmt);
+
+	if (dbname != NULL && velt_workers_available())
+	{
+		Oid			dboid = get_database_oid(dbname, true);
+
+		if (OidIsValid(dboid))
+			velt_workers_stop_database(dboid, VELT_DATABASE_HOLD_MS);
+	}
+	if (creates_velt(stmt))
+		wake_launcher_at_commit = true;
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/* Wakes the launcher when a transaction that ran CREATE EXTENSION velt commits. */
+static void
+databases_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (wake_launcher_at_commit)
+				velt_workers_wake_launcher(true);
+			wake_launcher_at_commit = false;
+			break;
+		case XACT_EVENT_ABORT:
+			wake_launcher_at_commit = false;
+			break;
+		default:
+			break;
+	}
+}
+
+void
+velt_databases_register_hooks(void)
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = velt_process_utility;
+	RegisterXactCallback(databases_xact_callback, NULL);
+}
