@@ -65,6 +65,7 @@ REGRESS = \
 	trigger_moved_ids \
 	background_worker \
 	workers \
+	operations \
 	pg_cron
 # setup: first, always: creates the extension and the helpers (try(),
 #   test_users(), standin*()) every other file uses.
@@ -76,6 +77,9 @@ REGRESS = \
 # workers: right after background_worker: changes velt.databases,
 #   velt.pause_delivery and velt.max_attempts with ALTER SYSTEM, resets
 #   them and waits until only velt_worker's worker runs again.
+# operations: runs every command of docs/operations.md; empties this
+#   database's outbox; changes velt.secrets_file, velt.pause_delivery and
+#   velt.max_requests_per_second with ALTER SYSTEM and resets them.
 # pg_cron: last: its job drains this database's outbox once a minute from
 #   then on, which would race the outbox checks of any file after it.
 REGRESS_OPTS = --load-extension=dblink

@@ -67,9 +67,20 @@ SELECT database, state, rounds > 0 AS rounds, items_delivered, dead_letters, las
 	   started_at <= last_round_at AS started_first, next_wakeup_at > last_round_at AS wakes_later
 FROM velt_workers ORDER BY database;
 
+-- a role that may not drop the database does not stop its worker: its
+-- DROP DATABASE (and RENAME) fail as without velt, the same process delivers
+SELECT pid AS b_pid FROM velt_workers WHERE database = 'velt_wk_b' \gset
+CREATE ROLE velt_wk_stranger CREATEDB;
+SET ROLE velt_wk_stranger;
+DROP DATABASE velt_wk_b;
+ALTER DATABASE velt_wk_b RENAME TO velt_wk_b2;
+RESET ROLE;
+DROP ROLE velt_wk_stranger;
+SELECT pg_sleep(1);
+SELECT pid = :b_pid AS same_worker, state FROM velt_workers WHERE database = 'velt_wk_b';
+
 -- DROP DATABASE while its worker runs: the worker leaves, the drop
 -- succeeds, the others go on
-SELECT pid AS b_pid FROM velt_workers WHERE database = 'velt_wk_b' \gset
 DROP DATABASE velt_wk_b;
 SELECT wait_for($$SELECT NOT EXISTS (SELECT 1 FROM velt_workers WHERE database = 'velt_wk_b')$$) AS slot_gone;
 SELECT count(*) AS b_worker FROM pg_stat_activity WHERE pid = :b_pid;

@@ -14,7 +14,11 @@
  * holds the launcher off the database for VELT_DATABASE_HOLD_MS, longer
  * than PostgreSQL waits, so the worker is gone when PostgreSQL looks.  If
  * the statement fails, the launcher starts the worker again once the hold
- * ends; if it succeeds, a dropped database is no longer listed.
+ * ends; if it succeeds, a dropped database is no longer listed.  Only a
+ * role that may run the statement stops the worker: the database's owner
+ * (DROP, RENAME, SET TABLESPACE), or a role with CREATEDB that may copy
+ * the template; anyone else's statement fails as it would without velt,
+ * and delivery goes on.
  *
  * CREATE EXTENSION velt wakes the launcher when its transaction commits,
  * so the new database's worker starts at once rather than at the next
@@ -25,12 +29,17 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/syscache.h"
 
 #include "databases.h"
+#include "pg_compat.h"
 #include "workers.h"
 
 /*
@@ -91,6 +100,30 @@ database_to_free(Node *stmt)
 	}
 }
 
+/*
+ * Whether the current role may run stmt on database dboid, as PostgreSQL
+ * will check it: CREATE DATABASE needs CREATEDB and a template that is
+ * marked as one or owned; the others need ownership.
+ */
+static bool
+may_free(Node *stmt, Oid dboid)
+{
+	Oid			role = GetUserId();
+	HeapTuple	tup;
+	bool		is_template;
+
+	if (!IsA(stmt, CreatedbStmt))
+		return velt_database_ownercheck(dboid, role);
+	if (!have_createdb_privilege())
+		return false;
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	is_template = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+	ReleaseSysCache(tup);
+	return is_template || velt_database_ownercheck(dboid, role);
+}
+
 /* Whether the statement is CREATE EXTENSION velt. */
 static bool
 creates_velt(Node *stmt)
@@ -113,7 +146,7 @@ velt_process_utility(PlannedStmt *pstmt, const char *queryString,
 	{
 		Oid			dboid = get_database_oid(dbname, true);
 
-		if (OidIsValid(dboid))
+		if (OidIsValid(dboid) && may_free(stmt, dboid))
 			velt_workers_stop_database(dboid, VELT_DATABASE_HOLD_MS);
 	}
 	if (creates_velt(stmt))

@@ -41,4 +41,16 @@
 	pg_namespace_aclcheck((nsp), (role), (mode))
 #endif
 
+/*
+ * Whether role owns database dboid (superusers own everything):
+ * PostgreSQL 16 folded pg_database_ownercheck() into object_ownercheck().
+ */
+#if PG_VERSION_NUM >= 160000
+#define velt_database_ownercheck(dboid, role) \
+	object_ownercheck(DatabaseRelationId, (dboid), (role))
+#else
+#define velt_database_ownercheck(dboid, role) \
+	pg_database_ownercheck((dboid), (role))
+#endif
+
 #endif							/* VELT_PG_COMPAT_H */
