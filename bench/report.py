@@ -2,6 +2,7 @@
 
 Each line of the file is one measurement:
   single velt|raw WALL_MS CPU_MS        CALLS single-user calls / requests
+  single nostats WALL_MS CPU_MS         the velt calls with velt.track_stats off
   bulk velt|raw WALL_MS CPU_MS          one call with BULK users / its requests
                                         (raw: as many in flight as velt.max_concurrency)
   distant velt|raw WALL_MS CPU_MS       the same against a Velt LATENCY_MS away
@@ -90,6 +91,15 @@ def main():
     print("(ratio per run: " + "; ".join(f"{k} " + ", ".join(f"{r:.2f}" for r in pair_ratios(k))
                                          for k in ("single", "bulk", "distant")
                                          if pair_ratios(k)) + ")")
+
+    nostats = series("single", "nostats", 2)
+    if nostats:
+        counted = series("single", "velt", 2)
+        ratios = [c / n for c, n in zip(counted, nostats)]
+        print(f"\nvelt_stats' counting: {calls:,} single-user calls with velt.track_stats on / off, "
+              f"median {statistics.median(ratios):.3f} (per run: "
+              + ", ".join(f"{r:.3f}" for r in ratios) + "); CPU "
+              f"{median('single', 'velt', 3):.0f} ms / {median('single', 'nostats', 3):.0f} ms")
 
     curve = sorted({int(l[1]) for l in lines if l[0] == "curve"})
     if curve:

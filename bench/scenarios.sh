@@ -46,6 +46,8 @@ for run in $(seq 1 "$RUNS"); do
 	note "run $run of $RUNS: call overhead and bulk"
 	echo "single velt $(q -F ' ' -c "SELECT * FROM bench_single_calls('$BENCH_CANNED_URL', $CALLS)")" >>"$out"
 	echo "single raw $(raw "$BENCH_CANNED_URL/v2/users/add" "$work/single.bodies" "$CALLS" | raw_times)" >>"$out"
+	# the same calls with velt_stats' counting off: its cost per call
+	echo "single nostats $(q -F ' ' -c "SET velt.track_stats = off" -c "SELECT * FROM bench_single_calls('$BENCH_CANNED_URL', $CALLS)")" >>"$out"
 	echo "bulk velt $(q -F ' ' -c "SELECT * FROM bench_bulk('$BENCH_ECHO_URL', $BULK)")" >>"$out"
 	# the yardstick for a call's overlapped requests: as many in flight
 	echo "bulk raw $(raw "$BENCH_ECHO_URL/v2/users/add" "$work/bulk.bodies" 1 "$concurrency" | raw_times)" >>"$out"

@@ -116,10 +116,22 @@ SELECT requests, max_time_ms >= 400 AS slow_max, p99_ms BETWEEN 400 / 1.1 AND ma
 FROM velt_stats WHERE endpoint = 'organizations/get';
 
 -- reset: every row gone, stats_reset moved on
+CREATE ROLE velt_stats_nobody;
 SELECT max(stats_reset) AS before_reset FROM velt_stats \gset
 SELECT velt_stats_reset() > :'before_reset' AS reset_later;
 SELECT count(*) AS rows_after_reset FROM velt_stats;
 SELECT count(*) AS rows FROM velt_add_users('st', test_users('s1'));
 SELECT endpoint, caller, calls, requests, stats_reset > :'before_reset' AS since_reset FROM velt_stats;
+-- velt.track_stats off (a superuser's setting): calls and drains count nothing
+SET velt.track_stats = off;
+SELECT count(*) AS rows FROM velt_add_users('st', test_users('s2'));
+SELECT velt_enqueue_add_users('st', test_users('s3')) > 0 AS enqueued;
+SELECT requests, delivered FROM velt_process_outbox();
+RESET velt.track_stats;
+SELECT endpoint, caller, calls, requests FROM velt_stats;
+SET ROLE velt_stats_nobody;
+SET velt.track_stats = off;
+RESET ROLE;
 SELECT velt_stats_reset() IS NOT NULL AS reset;
 RESET velt.max_retries;
+DROP ROLE velt_stats_nobody;

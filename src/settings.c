@@ -36,6 +36,7 @@ int			velt_max_retries = 3;
 int			velt_retry_max_delay_ms = 10000;
 int			velt_batch_size = 500;
 int			velt_max_requests_per_second = 0;
+bool		velt_track_stats = true;
 int			velt_max_concurrency = 16;
 int			velt_max_attempts = 10;
 int			velt_outbox_retry_max_delay_ms = 600000;
@@ -266,6 +267,16 @@ define_call_settings(void)
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
+
+	/* like track_counts: a superuser may switch it off, for a session too */
+	DefineCustomBoolVariable("velt.track_stats",
+							 "Counts requests in velt_stats.",
+							 NULL,
+							 &velt_track_stats,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 }
 

@@ -27,6 +27,7 @@ extern int	velt_max_retries;
 extern int	velt_retry_max_delay_ms;
 extern int	velt_batch_size;
 extern int	velt_max_requests_per_second;
+extern bool velt_track_stats;	/* velt.track_stats: count in velt_stats */
 extern int	velt_max_concurrency;
 extern int	velt_max_attempts;
 extern int	velt_outbox_retry_max_delay_ms;

@@ -43,6 +43,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "settings.h"
 #include "stats.h"
 
 /* The words of one slot: the counters, the maximum, the histogram. */
@@ -342,6 +343,18 @@ slot_of(int endpoint, VeltStatsCaller caller)
 	return stats->slots[endpoint * VELT_STATS_CALLERS + caller];
 }
 
+/*
+ * The words of a slot to count in, or NULL when velt was not preloaded or
+ * velt.track_stats is off.
+ */
+static pg_atomic_uint64 *
+counting_slot(int endpoint, VeltStatsCaller caller)
+{
+	if (!velt_track_stats)
+		return NULL;
+	return slot_of(endpoint, caller);
+}
+
 /* The histogram bucket of a request time. */
 static int
 bucket_of(double ms)
@@ -367,7 +380,7 @@ raise_max(pg_atomic_uint64 *word, uint64 us)
 void
 velt_stats_count_call(int endpoint, VeltStatsCaller caller)
 {
-	pg_atomic_uint64 *slot = slot_of(endpoint, caller);
+	pg_atomic_uint64 *slot = counting_slot(endpoint, caller);
 
 	if (slot)
 		pg_atomic_fetch_add_u64(&slot[W_CALLS], 1);
@@ -400,7 +413,7 @@ velt_stats_count_attempt(int endpoint, VeltStatsCaller caller,
 						 VeltStatsOutcome outcome, bool retried,
 						 uint64 bytes_sent, uint64 bytes_received, double ms)
 {
-	pg_atomic_uint64 *slot = slot_of(endpoint, caller);
+	pg_atomic_uint64 *slot = counting_slot(endpoint, caller);
 	uint64		us = ms > 0 ? (uint64) (ms * 1000.0) : 0;
 	int			word = outcome_word(outcome);
 
@@ -422,7 +435,7 @@ void
 velt_stats_count_items(int endpoint, VeltStatsCaller caller, uint64 items,
 					   uint64 successes)
 {
-	pg_atomic_uint64 *slot = slot_of(endpoint, caller);
+	pg_atomic_uint64 *slot = counting_slot(endpoint, caller);
 
 	if (slot == NULL)
 		return;
@@ -434,7 +447,7 @@ velt_stats_count_items(int endpoint, VeltStatsCaller caller, uint64 items,
 void
 velt_stats_count_malformed(int endpoint, VeltStatsCaller caller)
 {
-	pg_atomic_uint64 *slot = slot_of(endpoint, caller);
+	pg_atomic_uint64 *slot = counting_slot(endpoint, caller);
 
 	if (slot)
 		pg_atomic_fetch_add_u64(&slot[W_MALFORMED], 1);
