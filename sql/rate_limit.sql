@@ -40,9 +40,14 @@ SELECT standin_reset();
 SELECT standin_fault('{"status": 429, "error_status": "RESOURCE_EXHAUSTED", "message": "Slow down.", "retry_after": 5, "count": 1}');
 SET velt.max_retries = 0;
 SELECT state FROM try($$SELECT * FROM velt_add_users('rl', test_users('p3'))$$);
+SELECT items AS items_before, requests AS requests_before FROM velt_stats
+WHERE endpoint = 'users/add' AND caller = 'call' \gset
 SET velt.timeout_ms = 100;
 SELECT * FROM try($$SELECT * FROM velt_add_users('rl', test_users('p4'))$$);
 RESET velt.timeout_ms;
+-- velt_stats counts neither a request nor an item for it
+SELECT requests - :requests_before AS requests_counted, items - :items_before AS items_counted
+FROM velt_stats WHERE endpoint = 'users/add' AND caller = 'call';
 RESET velt.max_retries;
 SELECT (standin_stats()->>'requests')::int AS requests_sent;
 

@@ -5,6 +5,10 @@
 -- changed here is reset, and the end waits until only velt_worker's worker
 -- (velt.database in the test cluster) runs again.
 SELECT standin_reset();
+-- a line of its own in the server log: the log checks at the end count
+-- only what comes after it
+CREATE TABLE workers_log_marker AS SELECT 'velt-workers-test-' || md5(random()::text) AS marker;
+DO $$ BEGIN RAISE LOG '%', (SELECT marker FROM workers_log_marker); END $$;
 -- waits (at most 30 s) until the query cond returns true
 CREATE FUNCTION wait_for(cond text, seconds int DEFAULT 30) RETURNS boolean
 LANGUAGE plpgsql AS $$
@@ -50,7 +54,8 @@ SELECT count(*) AS launchers FROM pg_stat_activity WHERE backend_type = 'velt la
 \c velt_wk_c
 CREATE EXTENSION velt;
 \c contrib_regression
-SELECT wait_for($$SELECT count(*) = 3 FROM velt_workers WHERE state = 'idle'$$) AS third_worker;
+-- (within 8 s: the launcher's own rescan comes only every 30 s)
+SELECT wait_for($$SELECT count(*) = 3 FROM velt_workers WHERE state = 'idle'$$, 8) AS third_worker;
 
 -- the three deliver at once, each its own database's outbox
 \c velt_wk_a
@@ -102,6 +107,21 @@ SELECT wait_for($$SELECT dead_letters = 1 FROM velt_workers WHERE database = 've
 SELECT state, last_error LIKE 'POST /v2/users/add: HTTP 503%' AS last_error_is_503,
 	   last_error_at IS NOT NULL AS error_time
 FROM velt_workers WHERE database = 'velt_wk_a';
+-- another database's last error shows only to pg_read_all_stats
+CREATE ROLE velt_wk_watcher;
+GRANT SELECT ON velt_workers TO velt_wk_watcher;
+GRANT EXECUTE ON FUNCTION velt.workers() TO velt_wk_watcher;
+SET ROLE velt_wk_watcher;
+SELECT state, last_error IS NULL AS error_hidden FROM velt_workers WHERE database = 'velt_wk_a';
+RESET ROLE;
+GRANT pg_read_all_stats TO velt_wk_watcher;
+SET ROLE velt_wk_watcher;
+SELECT last_error LIKE 'POST /v2/users/add: HTTP 503%' AS error_shown
+FROM velt_workers WHERE database = 'velt_wk_a';
+RESET ROLE;
+REVOKE ALL ON velt_workers FROM velt_wk_watcher;
+REVOKE ALL ON FUNCTION velt.workers() FROM velt_wk_watcher;
+DROP ROLE velt_wk_watcher;
 ALTER SYSTEM RESET velt.max_attempts;
 SELECT pg_reload_conf();
 \c velt_wk_a
@@ -154,6 +174,7 @@ CREATE TEMP TABLE log_hits(pattern text, n int);
 DO $$
 DECLARE
 	p text;
+	m text := (SELECT marker FROM workers_log_marker);
 BEGIN
 	FOREACH p IN ARRAY ARRAY[
 		'velt outbox worker started for database "velt_wk_a"',
@@ -164,11 +185,16 @@ BEGIN
 		'1 outbox operation(s) dead-lettered in database "velt_wk_a"',
 		'delivery paused in database "velt_wk_a"',
 		'delivery resumed in database "velt_wk_a"'] LOOP
+		-- the log file with this run's marker, from the marker on
 		EXECUTE format('COPY log_hits(n) FROM PROGRAM %L',
-			'cat /var/log/postgresql/postgresql-*.log | grep -c -F -e ' || quote_literal(p) || ' || true');
+			'f=$(grep -l -F -e ' || quote_literal(m)
+			|| ' /var/log/postgresql/postgresql-*.log | head -n 1); '
+			|| 'sed -n "/' || m || '/,\$p" "$f" | grep -c -F -e '
+			|| quote_literal(p) || ' || true');
 		UPDATE log_hits SET pattern = p WHERE pattern IS NULL;
 	END LOOP;
 END $$;
 SELECT pattern, n > 0 AS logged FROM log_hits;
+DROP TABLE workers_log_marker;
 DROP FUNCTION wait_for(text, int);
 DROP FUNCTION delivered(text, text);

@@ -265,7 +265,9 @@ read_item_results(const VeltCall *call, VeltExchange *ex, int first, int count,
 {
 	bool		ok = read_item_results_uncounted(call, ex, first, count, results, n);
 
-	count_outcomes(call, ex, count, ok, ok ? *results : NULL, ok ? *n : 0);
+	/* a request stopped unsent (no rate-limit token) sent no items */
+	if (!ex->rate_limited)
+		count_outcomes(call, ex, count, ok, ok ? *results : NULL, ok ? *n : 0);
 	return ok;
 }
 

@@ -11,10 +11,10 @@
  * accessed by other users".  velt's delivery worker is such a session.
  * Before the statement runs, this hook asks the database's worker to exit
  * (SIGTERM: its requests in flight stop at the next interrupt check) and
- * holds the launcher off the database for VELT_DATABASE_HOLD_MS, longer
- * than PostgreSQL waits, so the worker is gone when PostgreSQL looks.  If
- * the statement fails, the launcher starts the worker again once the hold
- * ends; if it succeeds, a dropped database is no longer listed.  Only a
+ * holds the launcher off the database until the statement ends, however
+ * long it waits for locks first, so the worker is gone when PostgreSQL
+ * looks.  If the statement fails, the launcher starts the worker again
+ * when it ends; if it succeeds, a dropped database is no longer listed.  Only a
  * role that may run the statement stops the worker: the database's owner
  * (DROP, RENAME, SET TABLESPACE), or a role with CREATEDB that may copy
  * the template; anyone else's statement fails as it would without velt,
@@ -43,10 +43,12 @@
 #include "workers.h"
 
 /*
- * How long the launcher leaves a database alone after such a statement
- * began: PostgreSQL waits up to 5 s for other sessions to leave.
+ * The longest the launcher leaves a database alone after such a statement
+ * began.  The hold ends with the statement; this bounds it when the
+ * backend exits (FATAL) before it can end it, and when the statement
+ * waits for locks longer (PostgreSQL then finds the worker back).
  */
-#define VELT_DATABASE_HOLD_MS 10000
+#define VELT_DATABASE_HOLD_MS 60000
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
@@ -132,7 +134,24 @@ creates_velt(Node *stmt)
 		strcmp(((CreateExtensionStmt *) stmt)->extname, "velt") == 0;
 }
 
-/* ProcessUtility hook: frees the database first, or notes the wake-up. */
+/* Runs the statement through the next hook or PostgreSQL itself. */
+static void
+run_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+			ProcessUtilityContext context, ParamListInfo params,
+			QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/*
+ * ProcessUtility hook: frees the database first and holds the launcher off
+ * it until the statement ends, or notes the wake-up of CREATE EXTENSION.
+ */
 static void
 velt_process_utility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
@@ -141,23 +160,33 @@ velt_process_utility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	const char *dbname = database_to_free(stmt);
+	Oid			held = InvalidOid;
 
 	if (dbname != NULL && velt_workers_available())
 	{
 		Oid			dboid = get_database_oid(dbname, true);
 
-		if (OidIsValid(dboid) && may_free(stmt, dboid))
-			velt_workers_stop_database(dboid, VELT_DATABASE_HOLD_MS);
+		if (OidIsValid(dboid) && may_free(stmt, dboid) &&
+			velt_workers_stop_database(dboid, VELT_DATABASE_HOLD_MS))
+			held = dboid;
 	}
 	if (creates_velt(stmt))
 		wake_launcher_at_commit = true;
 
-	if (prev_process_utility)
-		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
-							 queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+	if (!OidIsValid(held))
+	{
+		run_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		return;
+	}
+	PG_TRY();
+	{
+		run_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		velt_workers_release_database(held);
+	}
+	PG_END_TRY();
 }
 
 /* Wakes the launcher when a transaction that ran CREATE EXTENSION velt commits. */

@@ -14,9 +14,9 @@
  * whenever a worker starts or stops (bgw_notify_pid), when a backend wakes
  * it (CREATE EXTENSION velt, DROP DATABASE: databases.c), and every
  * VELT_LAUNCHER_RESCAN_MS.  A worker that found no extension in its
- * database is started again only after CREATE EXTENSION velt or at such a
- * rescan, and a database held by DROP DATABASE (and the like) not before
- * its hold ends.
+ * database is started again after CREATE EXTENSION velt (anywhere) or
+ * every VELT_LAUNCHER_EXTENSION_RECHECK_MS, and a database held by DROP
+ * DATABASE (and the like) not before the statement ends.
  *
  * Each pass first decides, per database, what to do (decide_action),
  * then does it (the launcher's table of handles and the shared table are
@@ -54,6 +54,13 @@
 
 /* How often the launcher looks at pg_database without being woken. */
 #define VELT_LAUNCHER_RESCAN_MS 30000
+
+/*
+ * How often it looks again, unasked, at databases whose worker found no
+ * velt: CREATE EXTENSION velt wakes it, so this is only a safety net, and
+ * each look costs a connection per such database.
+ */
+#define VELT_LAUNCHER_EXTENSION_RECHECK_MS 600000
 /* Pause before a worker that stopped is started again. */
 #define VELT_WORKER_RESTART_PAUSE_MS 5000
 /* Seconds before the postmaster starts a launcher that died again. */
@@ -128,7 +135,7 @@ database_wanted(Form_pg_database db, bool all, List *names)
 	if (!db->datallowconn)
 		return false;
 	/* a database half dropped (PostgreSQL marks it so) */
-	if (db->datconnlimit == -2)
+	if (db->datconnlimit == DATCONNLIMIT_INVALID_DB)
 		return false;
 	if (all)
 		return !db->datistemplate;
@@ -258,6 +265,7 @@ free_unwanted(const WantedDb *wanted, int nwanted, TimestampTz now)
 		VeltWorkerSlot *slot = velt_workers_slot(i);
 		Oid			dboid;
 		bool		keep;
+		pid_t		orphan;
 
 		SpinLockAcquire(&slot->mutex);
 		dboid = slot->dboid;
@@ -267,10 +275,11 @@ free_unwanted(const WantedDb *wanted, int nwanted, TimestampTz now)
 		keep = is_wanted(dboid, wanted, nwanted);
 		if (keep && velt_workers_held_until(dboid, now) == 0)
 			continue;
+		orphan = orphan_pid(i);
 		if (entries[i].handle)
 			TerminateBackgroundWorker(entries[i].handle);
-		else if (orphan_pid(i) != 0)
-			(void) kill(orphan_pid(i), SIGTERM);
+		else if (orphan > 0)
+			(void) kill(orphan, SIGTERM);
 		else if (!keep)
 		{
 			SpinLockAcquire(&slot->mutex);
@@ -291,6 +300,7 @@ decide_action(int i, Oid dboid, bool retry_all, TimestampTz now, TimestampTz *wa
 {
 	VeltWorkerSlot *slot = velt_workers_slot(i);
 	VeltWorkerState state;
+	uint32		started_generation;
 	TimestampTz until;
 
 	if (entries[i].handle != NULL || orphan_pid(i) != 0)
@@ -303,9 +313,12 @@ decide_action(int i, Oid dboid, bool retry_all, TimestampTz now, TimestampTz *wa
 	}
 	SpinLockAcquire(&slot->mutex);
 	state = slot->state;
+	started_generation = slot->extension_generation;
 	SpinLockRelease(&slot->mutex);
+	/* again at a rescan, or if velt was created after the worker looked */
 	if (state == VELT_WORKER_NO_EXTENSION)
-		return retry_all ? LAUNCH_START : LAUNCH_NOTHING;
+		return (retry_all || started_generation != velt_workers_extension_generation()) ?
+			LAUNCH_START : LAUNCH_NOTHING;
 	if (entries[i].stopped_at != 0)
 	{
 		TimestampTz after = TimestampTzPlusMilliseconds(entries[i].stopped_at,
@@ -355,14 +368,39 @@ refresh_name(int i, const WantedDb *db)
 	SpinLockRelease(&slot->mutex);
 }
 
+/*
+ * A new ticket for slot i's next worker: only the worker holding it may
+ * attach to the slot, so a worker an earlier launcher registered (and
+ * that has not attached yet) cannot share the slot with this one.
+ */
+static VeltWorkerTicket
+issue_ticket(int i, const WantedDb *db)
+{
+	VeltWorkerSlot *slot = velt_workers_slot(i);
+	VeltWorkerTicket ticket;
+	uint32		extension_generation = velt_workers_extension_generation();
+
+	SpinLockAcquire(&slot->mutex);
+	slot->generation++;
+	slot->extension_generation = extension_generation;
+	ticket.dboid = db->oid;
+	ticket.generation = slot->generation;
+	SpinLockRelease(&slot->mutex);
+	return ticket;
+}
+
 /* Registers the delivery worker of slot i; false if there is no room. */
 static bool
 start_worker(int i, const WantedDb *db)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	VeltWorkerTicket ticket = issue_ticket(i, db);
 
+	StaticAssertStmt(sizeof(VeltWorkerTicket) <= BGW_EXTRALEN,
+					 "a ticket fits in bgw_extra");
 	memset(&worker, 0, sizeof(worker));
+	memcpy(worker.bgw_extra, &ticket, sizeof(ticket));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* the launcher does */
@@ -442,6 +480,7 @@ velt_launcher_main(Datum arg)
 {
 	MemoryContext pass_cxt;
 	TimestampTz next_rescan = 0;
+	TimestampTz next_recheck = 0;
 	uint32		generation;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -476,11 +515,13 @@ velt_launcher_main(Datum arg)
 		}
 		now = GetCurrentTimestamp();
 		seen = velt_workers_extension_generation();
-		if (now >= next_rescan || seen != generation)
+		if (now >= next_rescan)
+			next_rescan = TimestampTzPlusMilliseconds(now, VELT_LAUNCHER_RESCAN_MS);
+		if (now >= next_recheck || seen != generation)
 		{
 			retry_all = true;
 			generation = seen;
-			next_rescan = TimestampTzPlusMilliseconds(now, VELT_LAUNCHER_RESCAN_MS);
+			next_recheck = TimestampTzPlusMilliseconds(now, VELT_LAUNCHER_EXTENSION_RECHECK_MS);
 		}
 		wake_at = launcher_pass(pass_cxt, retry_all, now);
 		MemoryContextReset(pass_cxt);

@@ -370,7 +370,7 @@ velt_define_worker_settings(void)
 	DefineCustomStringVariable("velt.databases",
 							   "Databases whose outbox velt's workers deliver, one worker each: "
 							   "a comma-separated list of names, or * for every database "
-							   "that has velt installed.",
+							   "that allows connections (templates aside).",
 							   "When empty, velt.database names the one database.",
 							   &velt_databases,
 							   "",

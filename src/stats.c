@@ -35,6 +35,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "port/atomics.h"
 #include "port/pg_crc32c.h"
 #include "storage/fd.h"
@@ -76,6 +77,9 @@ typedef enum StatsWord
 
 #define NSLOTS (VELT_STATS_ENDPOINTS * VELT_STATS_CALLERS)
 
+/* Times are counted in microseconds and shown in milliseconds. */
+#define US_PER_MS 1000.0
+
 /* The counters of the cluster. */
 typedef struct VeltStatsShared
 {
@@ -84,7 +88,7 @@ typedef struct VeltStatsShared
 } VeltStatsShared;
 
 /* The file of a clean shutdown, under the data directory. */
-#define STATS_FILE "pg_stat/velt_stats.stat"
+#define STATS_FILE PGSTAT_STAT_PERMANENT_DIRECTORY "/velt_stats.stat"
 #define STATS_FILE_TMP STATS_FILE ".tmp"
 #define STATS_FILE_MAGIC 0x56535431 /* "VST1" */
 #define STATS_FILE_LAYOUT 1		/* raise when the words of a slot change */
@@ -414,7 +418,7 @@ velt_stats_count_attempt(int endpoint, VeltStatsCaller caller,
 						 uint64 bytes_sent, uint64 bytes_received, double ms)
 {
 	pg_atomic_uint64 *slot = counting_slot(endpoint, caller);
-	uint64		us = ms > 0 ? (uint64) (ms * 1000.0) : 0;
+	uint64		us = ms > 0 ? (uint64) (ms * US_PER_MS) : 0;
 	int			word = outcome_word(outcome);
 
 	if (slot == NULL)
@@ -468,7 +472,7 @@ percentile_ms(const uint64 *words, double p)
 	uint64		n = words[W_REQUESTS];
 	uint64		rank = (uint64) ceil(p * (double) n);
 	uint64		seen = 0;
-	double		max_ms = (double) words[W_MAX_US] / 1000.0;
+	double		max_ms = (double) words[W_MAX_US] / US_PER_MS;
 	int			b;
 
 	for (b = 0; b < VELT_STATS_BUCKETS; b++)
@@ -504,8 +508,8 @@ put_slot(ReturnSetInfo *rsinfo, int endpoint, int caller, const uint64 *words)
 	values[col++] = CStringGetTextDatum(caller_names[caller]);
 	for (w = W_CALLS; w < W_TOTAL_US; w++)
 		values[col++] = Int64GetDatum((int64) words[w]);
-	values[col++] = Float8GetDatum((double) words[W_TOTAL_US] / 1000.0);
-	values[col++] = Float8GetDatum((double) words[W_MAX_US] / 1000.0);
+	values[col++] = Float8GetDatum((double) words[W_TOTAL_US] / US_PER_MS);
+	values[col++] = Float8GetDatum((double) words[W_MAX_US] / US_PER_MS);
 	values[col++] = Float8GetDatum(percentile_ms(words, 0.50));
 	values[col++] = Float8GetDatum(percentile_ms(words, 0.95));
 	values[col++] = Float8GetDatum(percentile_ms(words, 0.99));

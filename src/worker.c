@@ -46,6 +46,7 @@
 
 #include "drain.h"
 #include "outbox.h"
+#include "pg_compat.h"
 #include "settings.h"
 #include "worker.h"
 #include "workers.h"
@@ -110,38 +111,48 @@ detach_slot(int code, Datum arg)
 		ereport(LOG,
 				(errmsg("velt outbox worker stopped for database \"%s\"", my_dbname)));
 	SpinLockAcquire(&my_slot->mutex);
-	my_slot->pid = 0;
-	my_slot->latch = NULL;
-	my_slot->next_wakeup_at = 0;
-	if (my_slot->state != VELT_WORKER_NO_EXTENSION)
-		my_slot->state = VELT_WORKER_STOPPED;
+	if (my_slot->pid == MyProcPid)
+	{
+		my_slot->pid = 0;
+		my_slot->latch = NULL;
+		my_slot->next_wakeup_at = 0;
+		if (my_slot->state != VELT_WORKER_NO_EXTENSION)
+			my_slot->state = VELT_WORKER_STOPPED;
+	}
 	SpinLockRelease(&my_slot->mutex);
 }
 
 /*
- * Takes slot i for this process, its counters afresh.  Returns the
- * database to connect to, or InvalidOid if the launcher gave the slot up.
+ * Takes slot i for this process, its counters afresh, if the ticket is
+ * the slot's latest and no other process holds it.  Returns the database
+ * to connect to, or InvalidOid if the slot is not (or no longer) ours.
  */
 static Oid
-attach_slot(int i)
+attach_slot(int i, const VeltWorkerTicket *ticket)
 {
-	Oid			dboid;
+	bool		ours;
 
 	my_slot = velt_workers_slot(i);
 	SpinLockAcquire(&my_slot->mutex);
-	dboid = my_slot->dboid;
-	strlcpy(my_dbname, my_slot->dbname, sizeof(my_dbname));
-	my_slot->pid = MyProcPid;
-	my_slot->latch = MyLatch;
-	my_slot->started_at = GetCurrentTimestamp();
-	my_slot->last_round_at = 0;
-	my_slot->next_wakeup_at = 0;
-	my_slot->rounds = 0;
-	my_slot->items_delivered = 0;
-	my_slot->dead_letters = 0;
+	ours = my_slot->dboid == ticket->dboid && my_slot->generation == ticket->generation &&
+		my_slot->pid == 0 && OidIsValid(ticket->dboid);
+	if (ours)
+	{
+		strlcpy(my_dbname, my_slot->dbname, sizeof(my_dbname));
+		my_slot->pid = MyProcPid;
+		my_slot->latch = MyLatch;
+		my_slot->started_at = GetCurrentTimestamp();
+		my_slot->last_round_at = 0;
+		my_slot->next_wakeup_at = 0;
+		my_slot->rounds = 0;
+		my_slot->items_delivered = 0;
+		my_slot->dead_letters = 0;
+	}
 	SpinLockRelease(&my_slot->mutex);
+	if (!ours)
+		return InvalidOid;
 	before_shmem_exit(detach_slot, (Datum) 0);
-	return dboid;
+	return ticket->dboid;
 }
 
 /* Whether velt is installed in the worker's database. */
@@ -175,7 +186,7 @@ extension_installed_now(void)
  * the launcher's) and exits; the launcher starts the worker again after
  * CREATE EXTENSION velt.
  */
-static void
+static velt_noreturn void
 exit_without_extension(void)
 {
 	bool		first;
@@ -313,7 +324,7 @@ record_round(const VeltDrainSummary *summary, TimestampTz now, long sleep_ms)
 static long
 run_round(void)
 {
-	VeltDrainSummary summary;
+	VeltDrainSummary summary = {0};
 	TimestampTz now;
 	long		sleep_ms;
 	long		stats_ms;
@@ -385,9 +396,11 @@ start_worker(int slot_index)
 {
 	Oid			dboid;
 	char	   *appname;
+	VeltWorkerTicket ticket;
 
-	dboid = attach_slot(slot_index);
-	/* the launcher gave the slot up, or a DROP DATABASE waits for us */
+	memcpy(&ticket, MyBgworkerEntry->bgw_extra, sizeof(ticket));
+	dboid = attach_slot(slot_index, &ticket);
+	/* the slot went to another worker, or a DROP DATABASE waits for us */
 	if (dboid == InvalidOid || velt_workers_held_until(dboid, GetCurrentTimestamp()) != 0)
 		proc_exit(0);
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);

@@ -18,10 +18,12 @@
 
 #include <signal.h>
 
+#include "catalog/pg_authid_d.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -190,13 +192,33 @@ add_hold(Oid dboid, TimestampTz until)
 	SpinLockRelease(&shared->mutex);
 }
 
-void
+/* Whether database dboid has a slot (a worker, or one to come). */
+static bool
+has_slot(Oid dboid)
+{
+	int			i;
+
+	for (i = 0; i < shared->nslots; i++)
+	{
+		VeltWorkerSlot *slot = &shared->slots[i];
+		bool		match;
+
+		SpinLockAcquire(&slot->mutex);
+		match = slot->dboid == dboid;
+		SpinLockRelease(&slot->mutex);
+		if (match)
+			return true;
+	}
+	return false;
+}
+
+bool
 velt_workers_stop_database(Oid dboid, int hold_ms)
 {
 	int			i;
 
-	if (shared == NULL)
-		return;
+	if (shared == NULL || !has_slot(dboid))
+		return false;
 	/* the hold first: the launcher must not start what we stop */
 	add_hold(dboid, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), hold_ms));
 	for (i = 0; i < shared->nslots; i++)
@@ -208,9 +230,28 @@ velt_workers_stop_database(Oid dboid, int hold_ms)
 		if (slot->dboid == dboid)
 			pid = slot->pid;
 		SpinLockRelease(&slot->mutex);
-		if (pid != 0)
+		if (pid > 0)
 			(void) kill(pid, SIGTERM);
 	}
+	velt_workers_wake_launcher(false);
+	return true;
+}
+
+void
+velt_workers_release_database(Oid dboid)
+{
+	int			i;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	for (i = 0; i < VELT_MAX_HOLDS; i++)
+		if (shared->holds[i].dboid == dboid)
+		{
+			shared->holds[i].dboid = InvalidOid;
+			shared->holds[i].until = 0;
+		}
+	SpinLockRelease(&shared->mutex);
 	velt_workers_wake_launcher(false);
 }
 
@@ -253,9 +294,14 @@ set_time(Datum *values, bool *nulls, int col, TimestampTz t)
 	nulls[col] = t == 0;
 }
 
-/* One row of velt.workers() from a copy of a slot in use. */
+/*
+ * One row of velt.workers() from a copy of a slot in use.  The last error
+ * of another database's worker (it may quote that database's data) shows
+ * only to members of pg_read_all_stats, as pg_stat_activity shows other
+ * sessions' queries.
+ */
 static void
-slot_row(const VeltWorkerSlot *s, Datum *values, bool *nulls)
+slot_row(const VeltWorkerSlot *s, bool see_errors, Datum *values, bool *nulls)
 {
 	memset(nulls, 0, sizeof(bool) * NCOLS);
 	values[COL_DATABASE] = CStringGetTextDatum(s->dbname);
@@ -268,7 +314,8 @@ slot_row(const VeltWorkerSlot *s, Datum *values, bool *nulls)
 	values[COL_ITEMS_DELIVERED] = Int64GetDatum(s->items_delivered);
 	values[COL_DEAD_LETTERS] = Int64GetDatum(s->dead_letters);
 	values[COL_LAST_ERROR] = CStringGetTextDatum(s->last_error);
-	nulls[COL_LAST_ERROR] = s->last_error[0] == '\0';
+	nulls[COL_LAST_ERROR] = s->last_error[0] == '\0' ||
+		(s->dboid != MyDatabaseId && !see_errors);
 	set_time(values, nulls, COL_LAST_ERROR_AT, s->last_error_at);
 	set_time(values, nulls, COL_NEXT_WAKEUP_AT, s->next_wakeup_at);
 }
@@ -283,6 +330,7 @@ Datum
 velt_workers(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		see_errors = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -297,7 +345,7 @@ velt_workers(PG_FUNCTION_ARGS)
 		SpinLockRelease(&shared->slots[i].mutex);
 		if (copy.dboid == InvalidOid)
 			continue;
-		slot_row(&copy, values, nulls);
+		slot_row(&copy, see_errors, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -46,6 +46,10 @@ typedef struct VeltWorkerSlot
 	/* written by the launcher */
 	Oid			dboid;			/* InvalidOid: the slot is free */
 	char		dbname[NAMEDATALEN];
+	uint32		generation;		/* raised at each worker the launcher
+								 * starts: only that worker may attach */
+	uint32		extension_generation;	/* velt_workers_extension_generation()
+										 * when that worker was started */
 	/* written by the worker */
 	pid_t		pid;			/* 0: no process */
 	Latch	   *latch;			/* NULL: no process */
@@ -89,12 +93,27 @@ extern uint32 velt_workers_extension_generation(void);
 /* Sets the latch of the worker of database dboid, if one runs. */
 extern void velt_workers_wake_database(Oid dboid);
 
+/* What the launcher passes a worker it starts (bgw_extra). */
+typedef struct VeltWorkerTicket
+{
+	Oid			dboid;
+	uint32		generation;
+} VeltWorkerTicket;
+
 /*
  * Before a statement that needs database dboid free of other sessions:
- * holds the launcher off the database for hold_ms, asks its worker to
- * exit (SIGTERM) and wakes the launcher.  Does nothing without the table.
+ * if the database has a slot, holds the launcher off it for at most
+ * hold_ms, asks its worker to exit (SIGTERM), wakes the launcher and
+ * returns true; otherwise does nothing and returns false.
  */
-extern void velt_workers_stop_database(Oid dboid, int hold_ms);
+extern bool velt_workers_stop_database(Oid dboid, int hold_ms);
+
+/*
+ * After such a statement ended (done or failed): ends the hold on dboid
+ * and wakes the launcher, which starts the worker again if the database
+ * is still to be delivered.
+ */
+extern void velt_workers_release_database(Oid dboid);
 
 /*
  * When the hold on database dboid ends, or 0 if it is not held (or the
