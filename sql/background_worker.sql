@@ -3,18 +3,6 @@
 -- Velt outage, settings reloads and DROP DATABASE of another database.
 SELECT standin_reset();
 CREATE DATABASE velt_worker;
-CREATE FUNCTION wait_for_user(org text, user_id text, present boolean DEFAULT true,
-							  seconds int DEFAULT 30)
-RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..seconds * 10 LOOP
-		IF COALESCE(standin_state()->org->'users' ? user_id, false) = present THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN false;
-END $$;
 
 \c velt_worker
 CREATE EXTENSION velt;

@@ -21,21 +21,11 @@ CREATE FUNCTION ops_take(block_name text) RETURNS text LANGUAGE sql AS $$
 	INSERT INTO ops_ran VALUES (block_name);
 	SELECT body FROM ops_block WHERE name = block_name;
 $$;
--- runs a shell block as the server's operating system user, with env first
+-- runs a shell block as the server's operating system user, with env
+-- first (no rows: nothing is written to a program that reads nothing)
 CREATE FUNCTION ops_shell(env text, script text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-	EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', env || E'\n' || script);
-END $$;
--- waits (at most 20 s) until the worker of velt_worker is in state
-CREATE FUNCTION ops_wait_worker(wanted text) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..200 LOOP
-		IF EXISTS (SELECT 1 FROM velt_workers WHERE database = 'velt_worker' AND state = wanted) THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN false;
+	EXECUTE format('COPY (SELECT 1 WHERE false) TO PROGRAM %L', env || E'\n' || script);
 END $$;
 
 -- a clean outbox and clean counts
@@ -167,13 +157,15 @@ SELECT ops_shell('', 'rm -f /tmp/velt-ops-secrets');
 ------------------------------------------------------------------------
 SELECT ops_take('pause') AS blk \gset
 :blk
-SELECT ops_wait_worker('paused') AS worker_paused;
+SELECT wait_until($$SELECT EXISTS (SELECT 1 FROM velt_workers
+	WHERE database = 'velt_worker' AND state = 'paused')$$) AS worker_paused;
 SELECT velt_enqueue_add_users('opsorg', test_users('op7')) AS paused_op \gset
 SELECT requests, delivered, failed, retried FROM velt_process_outbox();
 SELECT count(*) AS still_queued FROM velt.outbox WHERE id = :paused_op;
 SELECT ops_take('resume') AS blk \gset
 :blk
-SELECT ops_wait_worker('idle') AS worker_resumed;
+SELECT wait_until($$SELECT EXISTS (SELECT 1 FROM velt_workers
+	WHERE database = 'velt_worker' AND state = 'idle')$$) AS worker_resumed;
 SELECT requests, delivered, failed, retried FROM velt_process_outbox();
 SELECT standin_state()->'opsorg'->'users' ? 'op7' AS delivered_after_resume;
 
@@ -193,6 +185,5 @@ SELECT name AS not_run FROM ops_block EXCEPT SELECT name FROM ops_ran;
 DROP TABLE velt_stats_samples;
 DROP FUNCTION ops_take(text);
 DROP FUNCTION ops_shell(text, text);
-DROP FUNCTION ops_wait_worker(text);
 DELETE FROM velt.outbox;
 DELETE FROM velt.outcomes;

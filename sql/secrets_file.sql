@@ -7,7 +7,8 @@ SELECT standin_reset();
 SET log_min_messages = debug5;     -- every log level of this backend
 CREATE FUNCTION write_secrets(script text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-	EXECUTE format('COPY (SELECT 1) TO PROGRAM %L', 'umask 077; ' || script);
+	-- no rows: nothing is written to a program that reads nothing
+	EXECUTE format('COPY (SELECT 1 WHERE false) TO PROGRAM %L', 'umask 077; ' || script);
 END $$;
 -- the stand-in's own credentials, from the settings, into the file
 CREATE FUNCTION write_good_secrets() RETURNS void LANGUAGE plpgsql AS $$

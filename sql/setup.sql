@@ -78,6 +78,32 @@ EXCEPTION WHEN OTHERS THEN
 		NULLIF(h, '');
 END $$;
 
+-- Waits (at most seconds, polling every 0.1 s) until the query cond
+-- returns true; says whether it did.  Statistics views are read afresh at
+-- each poll.  Every test that waits for another process waits with it.
+CREATE FUNCTION wait_until(cond text, seconds int DEFAULT 30) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+	ok boolean;
+BEGIN
+	FOR i IN 1..seconds * 10 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		EXECUTE cond INTO ok;
+		IF ok THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RETURN false;
+END $$;
+-- Waits until the stand-in has (or, present false, no longer has) a user.
+CREATE FUNCTION wait_for_user(org text, user_id text, present boolean DEFAULT true,
+							  seconds int DEFAULT 30)
+RETURNS boolean LANGUAGE sql AS $$
+	SELECT wait_until(format('SELECT COALESCE(standin_state()->%L->''users'' ? %L, false) = %L',
+							 org, user_id, present), seconds)
+$$;
+
 -- A few users the tests share.
 CREATE FUNCTION test_users(VARIADIC ids text[]) RETURNS jsonb LANGUAGE sql AS $$
 	SELECT jsonb_agg(jsonb_build_object('userId', i, 'name', 'User ' || i,

@@ -9,22 +9,6 @@ SELECT standin_reset();
 -- only what comes after it
 CREATE TABLE workers_log_marker AS SELECT 'velt-workers-test-' || md5(random()::text) AS marker;
 DO $$ BEGIN RAISE LOG '%', (SELECT marker FROM workers_log_marker); END $$;
--- waits (at most 30 s) until the query cond returns true
-CREATE FUNCTION wait_for(cond text, seconds int DEFAULT 30) RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-	ok boolean;
-BEGIN
-	FOR i IN 1..seconds * 10 LOOP
-		PERFORM pg_stat_clear_snapshot();
-		EXECUTE cond INTO ok;
-		IF ok THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN false;
-END $$;
 CREATE FUNCTION delivered(org text, user_id text) RETURNS text
 LANGUAGE sql AS $$
 	SELECT format('SELECT COALESCE(standin_state()->%L->''users'' ? %L, false)', org, user_id)
@@ -42,10 +26,10 @@ CREATE EXTENSION velt;
 -- worker of velt_worker (no longer listed) stops
 ALTER SYSTEM SET velt.databases = 'velt_wk_a, velt_wk_b, velt_wk_c';
 SELECT pg_reload_conf();
-SELECT wait_for($$SELECT array_agg(application_name ORDER BY application_name)
+SELECT wait_until($$SELECT array_agg(application_name ORDER BY application_name)
 	= '{"velt outbox worker velt_wk_a","velt outbox worker velt_wk_b"}'
 	FROM pg_stat_activity WHERE backend_type = 'velt outbox worker'$$) AS two_workers;
-SELECT wait_for($$SELECT count(*) = 3 FROM velt_workers
+SELECT wait_until($$SELECT count(*) = 3 FROM velt_workers
 	WHERE state IN ('idle', 'waiting for extension')$$) AS settled;
 SELECT database, state, pid IS NOT NULL AS running FROM velt_workers ORDER BY database;
 SELECT count(*) AS launchers FROM pg_stat_activity WHERE backend_type = 'velt launcher';
@@ -55,7 +39,7 @@ SELECT count(*) AS launchers FROM pg_stat_activity WHERE backend_type = 'velt la
 CREATE EXTENSION velt;
 \c contrib_regression
 -- (within 8 s: the launcher's own rescan comes only every 30 s)
-SELECT wait_for($$SELECT count(*) = 3 FROM velt_workers WHERE state = 'idle'$$, 8) AS third_worker;
+SELECT wait_until($$SELECT count(*) = 3 FROM velt_workers WHERE state = 'idle'$$, 8) AS third_worker;
 
 -- the three deliver at once, each its own database's outbox
 \c velt_wk_a
@@ -65,9 +49,9 @@ SELECT velt_enqueue_add_users('wkb', '[{"userId": "b1", "name": "B", "email": "b
 \c velt_wk_c
 SELECT velt_enqueue_add_users('wkc', '[{"userId": "c1", "name": "C", "email": "c1@example.test"}]') > 0 AS enqueued;
 \c contrib_regression
-SELECT wait_for(delivered('wka', 'a1')) AND wait_for(delivered('wkb', 'b2'))
-	AND wait_for(delivered('wkc', 'c1')) AS three_delivered;
-SELECT wait_for($$SELECT sum(items_delivered) = 4 FROM velt_workers$$) AS counted;
+SELECT wait_until(delivered('wka', 'a1')) AND wait_until(delivered('wkb', 'b2'))
+	AND wait_until(delivered('wkc', 'c1')) AS three_delivered;
+SELECT wait_until($$SELECT sum(items_delivered) = 4 FROM velt_workers$$) AS counted;
 SELECT database, state, rounds > 0 AS rounds, items_delivered, dead_letters, last_error,
 	   started_at <= last_round_at AS started_first, next_wakeup_at > last_round_at AS wakes_later
 FROM velt_workers ORDER BY database;
@@ -87,12 +71,12 @@ SELECT pid = :b_pid AS same_worker, state FROM velt_workers WHERE database = 've
 -- DROP DATABASE while its worker runs: the worker leaves, the drop
 -- succeeds, the others go on
 DROP DATABASE velt_wk_b;
-SELECT wait_for($$SELECT NOT EXISTS (SELECT 1 FROM velt_workers WHERE database = 'velt_wk_b')$$) AS slot_gone;
+SELECT wait_until($$SELECT NOT EXISTS (SELECT 1 FROM velt_workers WHERE database = 'velt_wk_b')$$) AS slot_gone;
 SELECT count(*) AS b_worker FROM pg_stat_activity WHERE pid = :b_pid;
 \c velt_wk_a
 SELECT velt_enqueue_add_users('wka', '[{"userId": "a2", "name": "A", "email": "a2@example.test"}]') > 0 AS enqueued;
 \c contrib_regression
-SELECT wait_for(delivered('wka', 'a2')) AS delivered_after_drop;
+SELECT wait_until(delivered('wka', 'a2')) AS delivered_after_drop;
 
 -- an outage and a dead letter: with velt.max_attempts = 1, one 503
 -- dead-letters the operation; the next delivery ends the outage
@@ -103,7 +87,7 @@ SELECT standin_fault('{"status": 503, "count": 1}');
 \c velt_wk_a
 SELECT velt_enqueue_add_users('wka', '[{"userId": "dead", "name": "D", "email": "d@example.test"}]') > 0 AS enqueued;
 \c contrib_regression
-SELECT wait_for($$SELECT dead_letters = 1 FROM velt_workers WHERE database = 'velt_wk_a'$$) AS dead_lettered;
+SELECT wait_until($$SELECT dead_letters = 1 FROM velt_workers WHERE database = 'velt_wk_a'$$) AS dead_lettered;
 SELECT state, last_error LIKE 'POST /v2/users/add: HTTP 503%' AS last_error_is_503,
 	   last_error_at IS NOT NULL AS error_time
 FROM velt_workers WHERE database = 'velt_wk_a';
@@ -127,14 +111,14 @@ SELECT pg_reload_conf();
 \c velt_wk_a
 SELECT velt_enqueue_add_users('wka', '[{"userId": "a3", "name": "A", "email": "a3@example.test"}]') > 0 AS enqueued;
 \c contrib_regression
-SELECT wait_for(delivered('wka', 'a3')) AS delivered_after_outage;
-SELECT wait_for($$SELECT state = 'idle' FROM velt_workers WHERE database = 'velt_wk_a'$$) AS outage_over;
+SELECT wait_until(delivered('wka', 'a3')) AS delivered_after_outage;
+SELECT wait_until($$SELECT state = 'idle' FROM velt_workers WHERE database = 'velt_wk_a'$$) AS outage_over;
 
 -- the pause switch: workers and velt_process_outbox send nothing,
 -- enqueueing goes on; turning it off delivers
 ALTER SYSTEM SET velt.pause_delivery = on;
 SELECT pg_reload_conf();
-SELECT wait_for($$SELECT bool_and(state = 'paused') FROM velt_workers$$) AS paused;
+SELECT wait_until($$SELECT bool_and(state = 'paused') FROM velt_workers$$) AS paused;
 \c velt_wk_a
 SELECT velt_enqueue_add_users('wka', '[{"userId": "a4", "name": "A", "email": "a4@example.test"}]') > 0 AS enqueued;
 SELECT requests, delivered FROM velt_process_outbox();
@@ -143,7 +127,7 @@ SELECT pg_sleep(1);
 SELECT standin_state()->'wka'->'users' ? 'a4' AS sent_while_paused;
 ALTER SYSTEM RESET velt.pause_delivery;
 SELECT pg_reload_conf();
-SELECT wait_for(delivered('wka', 'a4')) AS delivered_after_resume;
+SELECT wait_until(delivered('wka', 'a4')) AS delivered_after_resume;
 
 -- "*": every database that allows connections, templates aside; a new
 -- database's worker starts at CREATE EXTENSION
@@ -154,17 +138,17 @@ CREATE DATABASE velt_wk_d;
 CREATE EXTENSION velt;
 SELECT velt_enqueue_add_users('wkd', '[{"userId": "d1", "name": "D", "email": "d1@example.test"}]') > 0 AS enqueued;
 \c contrib_regression
-SELECT wait_for(delivered('wkd', 'd1')) AS delivered_with_star;
-SELECT wait_for($$SELECT count(*) = 3 FROM velt_workers
+SELECT wait_until(delivered('wkd', 'd1')) AS delivered_with_star;
+SELECT wait_until($$SELECT count(*) = 3 FROM velt_workers
 	WHERE database IN ('velt_wk_a', 'velt_wk_c', 'velt_worker') AND state = 'idle'$$) AS listed_by_star;
 SELECT count(*) AS template_workers FROM velt_workers WHERE database IN ('template0', 'template1');
 
 -- back to velt.database = velt_worker alone
 ALTER SYSTEM RESET velt.databases;
 SELECT pg_reload_conf();
-SELECT wait_for($$SELECT array_agg(application_name) = '{"velt outbox worker velt_worker"}'
+SELECT wait_until($$SELECT array_agg(application_name) = '{"velt outbox worker velt_worker"}'
 	FROM pg_stat_activity WHERE backend_type = 'velt outbox worker'$$) AS restored;
-SELECT wait_for($$SELECT array_agg(database) = '{velt_worker}' FROM velt_workers$$) AS one_slot;
+SELECT wait_until($$SELECT array_agg(database) = '{velt_worker}' FROM velt_workers$$) AS one_slot;
 DROP DATABASE velt_wk_a;
 DROP DATABASE velt_wk_c;
 DROP DATABASE velt_wk_d;
@@ -196,5 +180,4 @@ BEGIN
 END $$;
 SELECT pattern, n > 0 AS logged FROM log_hits;
 DROP TABLE workers_log_marker;
-DROP FUNCTION wait_for(text, int);
 DROP FUNCTION delivered(text, text);
