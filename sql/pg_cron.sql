@@ -8,6 +8,7 @@ SELECT cron.schedule_in_database('velt-outbox', '* * * * *',
 	'contrib_regression') > 0 AS scheduled;
 \c contrib_regression
 SELECT standin_reset();
+SELECT velt_stats_reset() IS NOT NULL AS stats_reset;
 SELECT velt_enqueue_add_users('cronco', test_users('cr1', 'cr2')) > 0 AS enqueued;
 SELECT velt_enqueue_add_users_to_group('cronco', 'g', ARRAY['cr1']) > 0 AS enqueued;
 -- the job runs at the start of the next minute: wait at most 90 s
@@ -21,6 +22,8 @@ BEGIN
 	END LOOP;
 END $$;
 SELECT count(*) AS pending FROM velt.outbox;
+-- the job's requests count in velt_stats as a drain's
+SELECT endpoint, caller, calls, requests, items, successes FROM velt_stats ORDER BY endpoint;
 SELECT endpoint, id, success, message FROM velt_results WHERE endpoint LIKE '%usergroups%' AND id = 'cr1';
 \c postgres
 SELECT status FROM cron.job_run_details WHERE command LIKE '%velt_process_outbox%'

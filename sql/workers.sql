@@ -42,6 +42,7 @@ CREATE EXTENSION velt;
 SELECT wait_until($$SELECT count(*) = 3 FROM velt_workers WHERE state = 'idle'$$, 8) AS third_worker;
 
 -- the three deliver at once, each its own database's outbox
+SELECT velt_stats_reset() IS NOT NULL AS stats_reset;
 \c velt_wk_a
 SELECT velt_enqueue_add_users('wka', '[{"userId": "a1", "name": "A", "email": "a1@example.test"}]') > 0 AS enqueued;
 \c velt_wk_b
@@ -52,6 +53,8 @@ SELECT velt_enqueue_add_users('wkc', '[{"userId": "c1", "name": "C", "email": "c
 SELECT wait_until(delivered('wka', 'a1')) AND wait_until(delivered('wkb', 'b2'))
 	AND wait_until(delivered('wkc', 'c1')) AS three_delivered;
 SELECT wait_until($$SELECT sum(items_delivered) = 4 FROM velt_workers$$) AS counted;
+-- velt_stats counts the workers' requests as drains: 3 operations, 4 users
+SELECT endpoint, caller, calls, requests, items, successes, failures FROM velt_stats;
 SELECT database, state, rounds > 0 AS rounds, items_delivered, dead_letters, last_error,
 	   started_at <= last_round_at AS started_first, next_wakeup_at > last_round_at AS wakes_later
 FROM velt_workers ORDER BY database;
