@@ -45,7 +45,10 @@ SELECT requests, delivered, failed, retried FROM velt_process_outbox();
 UPDATE velt.outbox SET enqueued_at = enqueued_at - interval '10 min',
 	next_attempt_at = now() + interval '1 hour' WHERE id = :behind_op;
 SELECT ops_take('oldest-pending') AS blk \gset
+CREATE TEMP TABLE ops_oldest AS
 :blk
+-- 600 s and the moments since (more on a slow machine, or under valgrind)
+SELECT oldest_pending_seconds BETWEEN 600 AND 660 AS ten_minutes FROM ops_oldest;
 
 -- a dead operation (503 at its last attempt) and a rejected one (400)
 SET velt.max_attempts = 1;
@@ -87,7 +90,8 @@ SELECT count(*) AS requests_at_standin FROM standin_requests();
 SELECT ops_take('workers') AS blk \gset
 CREATE TEMP TABLE ops_workers AS
 :blk
-SELECT database, state IN ('idle', 'delivering') AS running, last_error IS NULL AS no_error
+SELECT database, state IN ('idle', 'delivering') AS running, items_delivered >= 0 AS counted,
+	   dead_letters >= 0 AS dead_letters_counted
 FROM ops_workers WHERE database = 'velt_worker';
 
 ------------------------------------------------------------------------
