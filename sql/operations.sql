@@ -90,8 +90,7 @@ SELECT count(*) AS requests_at_standin FROM standin_requests();
 SELECT ops_take('workers') AS blk \gset
 CREATE TEMP TABLE ops_workers AS
 :blk
-SELECT database, state IN ('idle', 'delivering') AS running, items_delivered >= 0 AS counted,
-	   dead_letters >= 0 AS dead_letters_counted
+SELECT database, state IN ('idle', 'delivering') AS running
 FROM ops_workers WHERE database = 'velt_worker';
 
 ------------------------------------------------------------------------
