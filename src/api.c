@@ -265,8 +265,8 @@ read_item_results(const VeltCall *call, VeltExchange *ex, int first, int count,
 {
 	bool		ok = read_item_results_uncounted(call, ex, first, count, results, n);
 
-	/* a request stopped unsent (no rate-limit token) sent no items */
-	if (!ex->rate_limited)
+	/* a request that never went out (no rate-limit token) sent no items */
+	if (ex->attempts > 0)
 		count_outcomes(call, ex, count, ok, ok ? *results : NULL, ok ? *n : 0);
 	return ok;
 }

@@ -350,6 +350,7 @@ take_slot(const WantedDb *db)
 	slot->started_at = slot->last_round_at = slot->last_error_at = slot->next_wakeup_at = 0;
 	slot->rounds = slot->items_delivered = slot->dead_letters = 0;
 	slot->last_error[0] = '\0';
+	slot->missing_logged = false;
 	SpinLockRelease(&slot->mutex);
 	entries[i].handle = NULL;
 	entries[i].stopped_at = 0;
@@ -378,11 +379,9 @@ issue_ticket(int i, const WantedDb *db)
 {
 	VeltWorkerSlot *slot = velt_workers_slot(i);
 	VeltWorkerTicket ticket;
-	uint32		extension_generation = velt_workers_extension_generation();
 
 	SpinLockAcquire(&slot->mutex);
 	slot->generation++;
-	slot->extension_generation = extension_generation;
 	ticket.dboid = db->oid;
 	ticket.generation = slot->generation;
 	SpinLockRelease(&slot->mutex);
@@ -396,6 +395,9 @@ start_worker(int i, const WantedDb *db)
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	VeltWorkerTicket ticket = issue_ticket(i, db);
+	/* read before the worker looks for velt, so a later CREATE shows */
+	uint32		extension_generation = velt_workers_extension_generation();
+	VeltWorkerSlot *slot = velt_workers_slot(i);
 
 	StaticAssertStmt(sizeof(VeltWorkerTicket) <= BGW_EXTRALEN,
 					 "a ticket fits in bgw_extra");
@@ -412,6 +414,10 @@ start_worker(int i, const WantedDb *db)
 	snprintf(worker.bgw_type, BGW_MAXLEN, "velt outbox worker");
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 		return false;
+	/* only a worker that runs has looked for velt since */
+	SpinLockAcquire(&slot->mutex);
+	slot->extension_generation = extension_generation;
+	SpinLockRelease(&slot->mutex);
 	entries[i].handle = handle;
 	return true;
 }

@@ -65,6 +65,8 @@ static char my_dbname[NAMEDATALEN];
 
 /* Whether "started" was logged (so "stopped" is too). */
 static bool announced = false;
+/* Whether this process found velt missing (the slot then says so). */
+static bool found_no_extension = false;
 /* Whether delivery is paused (velt.pause_delivery), as last logged. */
 static bool paused = false;
 /* Whether Velt is unavailable, as last logged, and since when. */
@@ -116,8 +118,7 @@ detach_slot(int code, Datum arg)
 		my_slot->pid = 0;
 		my_slot->latch = NULL;
 		my_slot->next_wakeup_at = 0;
-		if (my_slot->state != VELT_WORKER_NO_EXTENSION)
-			my_slot->state = VELT_WORKER_STOPPED;
+		my_slot->state = found_no_extension ? VELT_WORKER_NO_EXTENSION : VELT_WORKER_STOPPED;
 	}
 	SpinLockRelease(&my_slot->mutex);
 }
@@ -141,6 +142,7 @@ attach_slot(int i, const VeltWorkerTicket *ticket)
 		strlcpy(my_dbname, my_slot->dbname, sizeof(my_dbname));
 		my_slot->pid = MyProcPid;
 		my_slot->latch = MyLatch;
+		my_slot->state = VELT_WORKER_STARTING;
 		my_slot->started_at = GetCurrentTimestamp();
 		my_slot->last_round_at = 0;
 		my_slot->next_wakeup_at = 0;
@@ -191,8 +193,10 @@ exit_without_extension(void)
 {
 	bool		first;
 
+	found_no_extension = true;
 	SpinLockAcquire(&my_slot->mutex);
-	first = my_slot->state != VELT_WORKER_NO_EXTENSION;
+	first = !my_slot->missing_logged;
+	my_slot->missing_logged = true;
 	my_slot->state = VELT_WORKER_NO_EXTENSION;
 	SpinLockRelease(&my_slot->mutex);
 	if (first)
@@ -409,7 +413,9 @@ start_worker(int slot_index)
 	pfree(appname);
 	if (!extension_installed_now())
 		exit_without_extension();
-	set_state(VELT_WORKER_STARTING);
+	SpinLockAcquire(&my_slot->mutex);
+	my_slot->missing_logged = false;
+	SpinLockRelease(&my_slot->mutex);
 	announced = true;
 	ereport(LOG,
 			(errmsg("velt outbox worker started for database \"%s\"", my_dbname)));

@@ -22,6 +22,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -32,10 +33,15 @@
 /* How many DROP DATABASE (and the like) may hold databases at once. */
 #define VELT_MAX_HOLDS 16
 
-/* A database the launcher must leave alone until the hold ends. */
+/*
+ * A database the launcher must leave alone until the hold ends: one per
+ * statement (backend) that holds it, so one statement's end does not end
+ * another's hold on the same database.
+ */
 typedef struct VeltHold
 {
-	Oid			dboid;
+	Oid			dboid;			/* InvalidOid: the entry is free */
+	pid_t		pid;			/* the backend whose statement holds it */
 	TimestampTz until;
 } VeltHold;
 
@@ -52,6 +58,9 @@ typedef struct VeltWorkersShared
 
 /* In shared memory, set up by velt_workers_shmem_init. */
 static VeltWorkersShared *shared = NULL;
+
+/* Whether this backend ends its holds when it exits. */
+static bool exit_callback_registered = false;
 
 /* The names velt_workers shows for each state. */
 static const char *const state_names[] = {
@@ -169,27 +178,63 @@ velt_workers_wake_database(Oid dboid)
 	}
 }
 
-/* Records a hold on dboid until until, replacing its own or the oldest. */
+/*
+ * Records this backend's hold on dboid until until, in its own entry, a
+ * free or ended one, or else the one that ends first.
+ */
 static void
 add_hold(Oid dboid, TimestampTz until)
 {
+	TimestampTz now = GetCurrentTimestamp();
 	int			pick = 0;
 	int			i;
 
 	SpinLockAcquire(&shared->mutex);
 	for (i = 0; i < VELT_MAX_HOLDS; i++)
 	{
-		if (shared->holds[i].dboid == dboid)
+		VeltHold   *h = &shared->holds[i];
+
+		if ((h->dboid == dboid && h->pid == MyProcPid) ||
+			h->dboid == InvalidOid || h->until <= now)
 		{
 			pick = i;
 			break;
 		}
-		if (shared->holds[i].until < shared->holds[pick].until)
+		if (h->until < shared->holds[pick].until)
 			pick = i;
 	}
 	shared->holds[pick].dboid = dboid;
+	shared->holds[pick].pid = MyProcPid;
 	shared->holds[pick].until = until;
 	SpinLockRelease(&shared->mutex);
+}
+
+/* Ends this backend's holds: on dboid, or on every database if invalid. */
+static void
+end_holds(Oid dboid)
+{
+	int			i;
+
+	SpinLockAcquire(&shared->mutex);
+	for (i = 0; i < VELT_MAX_HOLDS; i++)
+	{
+		VeltHold   *h = &shared->holds[i];
+
+		if (h->pid == MyProcPid && (h->dboid == dboid || !OidIsValid(dboid)))
+		{
+			h->dboid = InvalidOid;
+			h->pid = 0;
+			h->until = 0;
+		}
+	}
+	SpinLockRelease(&shared->mutex);
+}
+
+/* At a backend's exit (a FATAL skips the statement's end): its holds end. */
+static void
+end_holds_at_exit(int code, Datum arg)
+{
+	end_holds(InvalidOid);
 }
 
 /* Whether database dboid has a slot (a worker, or one to come). */
@@ -220,6 +265,11 @@ velt_workers_stop_database(Oid dboid, int hold_ms)
 	if (shared == NULL || !has_slot(dboid))
 		return false;
 	/* the hold first: the launcher must not start what we stop */
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(end_holds_at_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
 	add_hold(dboid, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), hold_ms));
 	for (i = 0; i < shared->nslots; i++)
 	{
@@ -240,18 +290,9 @@ velt_workers_stop_database(Oid dboid, int hold_ms)
 void
 velt_workers_release_database(Oid dboid)
 {
-	int			i;
-
 	if (shared == NULL)
 		return;
-	SpinLockAcquire(&shared->mutex);
-	for (i = 0; i < VELT_MAX_HOLDS; i++)
-		if (shared->holds[i].dboid == dboid)
-		{
-			shared->holds[i].dboid = InvalidOid;
-			shared->holds[i].until = 0;
-		}
-	SpinLockRelease(&shared->mutex);
+	end_holds(dboid);
 	velt_workers_wake_launcher(false);
 }
 
@@ -264,7 +305,7 @@ velt_workers_held_until(Oid dboid, TimestampTz now)
 	SpinLockAcquire(&shared->mutex);
 	for (i = 0; i < VELT_MAX_HOLDS; i++)
 		if (shared->holds[i].dboid == dboid && shared->holds[i].until > now)
-			until = shared->holds[i].until;
+			until = Max(until, shared->holds[i].until);
 	SpinLockRelease(&shared->mutex);
 	return until;
 }

@@ -62,6 +62,8 @@ typedef struct VeltWorkerSlot
 	int64		items_delivered;
 	int64		dead_letters;
 	char		last_error[VELT_WORKER_ERROR_LEN];
+	bool		missing_logged; /* "velt is not installed" was logged, and
+								 * no worker of the slot found velt since */
 } VeltWorkerSlot;
 
 /* Shared memory of the table (asked for by shmem.c). */
@@ -109,9 +111,10 @@ typedef struct VeltWorkerTicket
 extern bool velt_workers_stop_database(Oid dboid, int hold_ms);
 
 /*
- * After such a statement ended (done or failed): ends the hold on dboid
- * and wakes the launcher, which starts the worker again if the database
- * is still to be delivered.
+ * After such a statement ended (done or failed): ends this backend's hold
+ * on dboid (another statement's hold on it stays) and wakes the launcher,
+ * which starts the worker again if the database is still to be delivered
+ * and no longer held.  A backend that exits ends its holds too.
  */
 extern void velt_workers_release_database(Oid dboid);
 
