@@ -189,7 +189,10 @@ SELECT velt_enqueue_add_users_to_group('grp', 'team', ARRAY['g1', 'g2']) > 0 AS 
 SELECT velt_enqueue_delete_users_from_group('grp', 'team', delete_all => true) > 0 AS enqueued;
 SELECT velt_enqueue_add_users_to_group('grp', 'team', ARRAY['g2']) > 0 AS enqueued;
 SELECT * FROM drain();
-SELECT seq, path FROM standin_requests() ORDER BY seq;
+-- the users and the group share nothing: they go out together, in either
+-- order; every membership change waits for both, and for the one before it
+SELECT array_agg(path ORDER BY path) AS in_flight_together FROM standin_requests() WHERE seq <= 2;
+SELECT seq, path FROM standin_requests() WHERE seq > 2 ORDER BY seq;
 SELECT standin_state()->'grp'->'groups'->'team'->'members' AS members;
 
 -- privileges: internal tables and views are not readable by PUBLIC; a
@@ -254,14 +257,15 @@ SELECT * FROM drain();
 -- a retried operation keeps only the IDs Velt has not answered yet
 SELECT standin_reset();
 SET velt.batch_size = 1;
-SELECT standin_fault('{"delay_ms": 1}');
-SELECT standin_fault('{"status": 503}');
+-- (the 503 is for pa2's request, whichever of the two arrives first)
+SELECT standin_fault('{"status": 503, "body_contains": "\"pa2\""}');
 SELECT velt_enqueue_add_users('part', test_users('pa1', 'pa2')) AS op \gset
 SELECT * FROM drain();
 SELECT ids, jsonb_array_length(items) AS items, attempts FROM velt.outbox WHERE id = :op;
 SELECT make_due();
 SELECT * FROM drain();
-SELECT seq, status, body->'data'->'users'->0->>'userId' AS user_id FROM standin_requests() ORDER BY seq;
+SELECT body->'data'->'users'->0->>'userId' AS user_id, status FROM standin_requests()
+ORDER BY user_id, seq;
 RESET velt.batch_size;
 
 -- velt.outbox_retry_max_delay_ms caps the backoff (without a Retry-After):
