@@ -182,26 +182,6 @@ wanted_databases(MemoryContext cxt, int *count)
 	return wanted;
 }
 
-/* The slot of database dboid, or -1. */
-static int
-slot_of(Oid dboid)
-{
-	int			i;
-
-	for (i = 0; i < velt_workers_count(); i++)
-	{
-		VeltWorkerSlot *slot = velt_workers_slot(i);
-		bool		match;
-
-		SpinLockAcquire(&slot->mutex);
-		match = slot->dboid == dboid;
-		SpinLockRelease(&slot->mutex);
-		if (match)
-			return i;
-	}
-	return -1;
-}
-
 /* Notes the workers that stopped since the last pass. */
 static void
 note_stopped(TimestampTz now)
@@ -315,7 +295,7 @@ decide_action(int i, Oid dboid, bool retry_all, TimestampTz now, TimestampTz *wa
 	state = slot->state;
 	started_generation = slot->extension_generation;
 	SpinLockRelease(&slot->mutex);
-	/* again at a rescan, or if velt was created after the worker looked */
+	/* again at the recheck, or if velt was created after the worker looked */
 	if (state == VELT_WORKER_NO_EXTENSION)
 		return (retry_all || started_generation != velt_workers_extension_generation()) ?
 			LAUNCH_START : LAUNCH_NOTHING;
@@ -337,7 +317,7 @@ decide_action(int i, Oid dboid, bool retry_all, TimestampTz now, TimestampTz *wa
 static int
 take_slot(const WantedDb *db)
 {
-	int			i = slot_of(InvalidOid);
+	int			i = velt_workers_slot_of(InvalidOid);
 	VeltWorkerSlot *slot;
 
 	if (i < 0)
@@ -464,7 +444,7 @@ launcher_pass(MemoryContext cxt, bool retry_all, TimestampTz now)
 	free_unwanted(wanted, nwanted, now);
 	for (w = 0; w < nwanted; w++)
 	{
-		int			i = slot_of(wanted[w].oid);
+		int			i = velt_workers_slot_of(wanted[w].oid);
 
 		if (i >= 0)
 			refresh_name(i, &wanted[w]);
@@ -487,7 +467,6 @@ velt_launcher_main(Datum arg)
 	MemoryContext pass_cxt;
 	TimestampTz next_rescan = 0;
 	TimestampTz next_recheck = 0;
-	uint32		generation;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -499,7 +478,6 @@ velt_launcher_main(Datum arg)
 									 sizeof(LauncherEntry) * velt_workers_count());
 	pass_cxt = AllocSetContextCreate(TopMemoryContext, "velt launcher",
 									 ALLOCSET_DEFAULT_SIZES);
-	generation = velt_workers_extension_generation();
 	velt_workers_set_launcher(MyProcPid, MyLatch);
 	on_shmem_exit(forget_launcher, (Datum) 0);
 	ereport(LOG, (errmsg("velt launcher started")));
@@ -509,7 +487,6 @@ velt_launcher_main(Datum arg)
 		TimestampTz now;
 		TimestampTz wake_at;
 		bool		retry_all = false;
-		uint32		seen;
 		long		secs;
 		int			usecs;
 
@@ -520,13 +497,12 @@ velt_launcher_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 		now = GetCurrentTimestamp();
-		seen = velt_workers_extension_generation();
 		if (now >= next_rescan)
 			next_rescan = TimestampTzPlusMilliseconds(now, VELT_LAUNCHER_RESCAN_MS);
-		if (now >= next_recheck || seen != generation)
+		/* CREATE EXTENSION is seen per slot (decide_action), this is the net */
+		if (now >= next_recheck)
 		{
 			retry_all = true;
-			generation = seen;
 			next_recheck = TimestampTzPlusMilliseconds(now, VELT_LAUNCHER_EXTENSION_RECHECK_MS);
 		}
 		wake_at = launcher_pass(pass_cxt, retry_all, now);

@@ -157,25 +157,18 @@ velt_workers_extension_generation(void)
 void
 velt_workers_wake_database(Oid dboid)
 {
-	int			i;
+	int			i = shared ? velt_workers_slot_of(dboid) : -1;
+	VeltWorkerSlot *slot;
+	Latch	   *latch;
 
-	if (shared == NULL)
+	if (i < 0)
 		return;
-	for (i = 0; i < shared->nslots; i++)
-	{
-		VeltWorkerSlot *slot = &shared->slots[i];
-		Latch	   *latch = NULL;
-
-		SpinLockAcquire(&slot->mutex);
-		if (slot->dboid == dboid)
-			latch = slot->latch;
-		SpinLockRelease(&slot->mutex);
-		if (latch)
-		{
-			SetLatch(latch);
-			return;
-		}
-	}
+	slot = &shared->slots[i];
+	SpinLockAcquire(&slot->mutex);
+	latch = slot->dboid == dboid ? slot->latch : NULL;
+	SpinLockRelease(&slot->mutex);
+	if (latch)
+		SetLatch(latch);
 }
 
 /*
@@ -237,13 +230,12 @@ end_holds_at_exit(int code, Datum arg)
 	end_holds(InvalidOid);
 }
 
-/* Whether database dboid has a slot (a worker, or one to come). */
-static bool
-has_slot(Oid dboid)
+int
+velt_workers_slot_of(Oid dboid)
 {
 	int			i;
 
-	for (i = 0; i < shared->nslots; i++)
+	for (i = 0; i < velt_workers_count(); i++)
 	{
 		VeltWorkerSlot *slot = &shared->slots[i];
 		bool		match;
@@ -252,17 +244,19 @@ has_slot(Oid dboid)
 		match = slot->dboid == dboid;
 		SpinLockRelease(&slot->mutex);
 		if (match)
-			return true;
+			return i;
 	}
-	return false;
+	return -1;
 }
 
 bool
 velt_workers_stop_database(Oid dboid, int hold_ms)
 {
-	int			i;
+	int			i = shared ? velt_workers_slot_of(dboid) : -1;
+	VeltWorkerSlot *slot;
+	pid_t		pid;
 
-	if (shared == NULL || !has_slot(dboid))
+	if (i < 0)
 		return false;
 	/* the hold first: the launcher must not start what we stop */
 	if (!exit_callback_registered)
@@ -271,18 +265,12 @@ velt_workers_stop_database(Oid dboid, int hold_ms)
 		exit_callback_registered = true;
 	}
 	add_hold(dboid, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), hold_ms));
-	for (i = 0; i < shared->nslots; i++)
-	{
-		VeltWorkerSlot *slot = &shared->slots[i];
-		pid_t		pid = 0;
-
-		SpinLockAcquire(&slot->mutex);
-		if (slot->dboid == dboid)
-			pid = slot->pid;
-		SpinLockRelease(&slot->mutex);
-		if (pid > 0)
-			(void) kill(pid, SIGTERM);
-	}
+	slot = &shared->slots[i];
+	SpinLockAcquire(&slot->mutex);
+	pid = slot->dboid == dboid ? slot->pid : 0;
+	SpinLockRelease(&slot->mutex);
+	if (pid > 0)
+		(void) kill(pid, SIGTERM);
 	velt_workers_wake_launcher(false);
 	return true;
 }

@@ -79,6 +79,13 @@ extern bool velt_workers_available(void);
 extern int	velt_workers_count(void);
 extern VeltWorkerSlot *velt_workers_slot(int i);
 
+/*
+ * The slot of database dboid (InvalidOid: a free slot), or -1.  A slot
+ * changes database only in the launcher, so the launcher may rely on the
+ * answer; other processes check the slot's dboid again under its lock.
+ */
+extern int	velt_workers_slot_of(Oid dboid);
+
 /* The launcher's process and latch, or 0 and NULL when it stops. */
 extern void velt_workers_set_launcher(pid_t pid, Latch *latch);
 
