@@ -48,22 +48,12 @@ SELECT wait_for_user('wk', 'wk1', present => false) AS deleted_after_drop_databa
 \c velt_worker
 SELECT id, success, message FROM velt_results ORDER BY finished_at, id;
 SELECT count(*) AS pending FROM velt.outbox;
--- the worker reports its table statistics while it runs, so autovacuum
--- sees the rows its DELETEs left dead in velt.outbox (waits at most 30 s)
-CREATE FUNCTION wait_for_outbox_deletes(seconds int DEFAULT 30) RETURNS boolean
-LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..seconds * 10 LOOP
-		PERFORM pg_stat_clear_snapshot();
-		IF (SELECT n_tup_del FROM pg_stat_all_tables WHERE relid = 'velt.outbox'::regclass) > 0 THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN false;
-END $$;
-SELECT wait_for_outbox_deletes() AS worker_deletes_counted;
-DROP FUNCTION wait_for_outbox_deletes(int);
 \c contrib_regression
+-- the worker reports its table statistics while it runs, so autovacuum
+-- sees the rows its DELETEs left dead in velt.outbox (waits at most 30 s;
+-- each look is a new session of velt_worker, with fresh statistics)
+SELECT wait_until(format($$SELECT n > 0 FROM dblink(%L,
+	'SELECT n_tup_del FROM pg_stat_all_tables WHERE relid = ''velt.outbox''::regclass') AS t(n bigint)$$,
+	format('dbname=velt_worker port=%s', current_setting('port')))) AS worker_deletes_counted;
 ALTER SYSTEM RESET velt.worker_idle_ms;
 SELECT pg_reload_conf();

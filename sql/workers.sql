@@ -24,6 +24,9 @@ CREATE EXTENSION velt;
 \c contrib_regression
 -- three databases listed, velt installed in two: two workers, and the
 -- worker of velt_worker (no longer listed) stops
+-- a list velt cannot read is refused when set
+ALTER SYSTEM SET velt.databases = 'velt_wk_a, *';
+ALTER SYSTEM SET velt.databases = 'velt_wk_a, "velt_wk_b';
 ALTER SYSTEM SET velt.databases = 'velt_wk_a, velt_wk_b, velt_wk_c';
 SELECT pg_reload_conf();
 SELECT wait_until($$SELECT array_agg(application_name ORDER BY application_name)
